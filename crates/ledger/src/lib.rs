@@ -1,0 +1,42 @@
+//! The towncard ledger: the only code that writes the journal and balances.
+//!
+//! - [`post`] commits a balanced set of entries atomically and idempotently;
+//! - balances live in shards so a hot account is not one contended row;
+//! - each town's journal is hash-chained in lanes, and [`audit`] verifies it all.
+//!
+//! Every function takes the caller's connection (usually inside the caller's
+//! transaction, with the town set for row-level security).
+
+mod account;
+mod audit;
+mod balance;
+mod error;
+mod hash;
+mod posting;
+
+pub use account::{Account, AccountKind, NewAccount, balance_of, ensure_account, find_account};
+pub use audit::{AuditFinding, AuditReport, audit, audit_town};
+pub use error::LedgerError;
+pub use posting::{Entry, Posted, Posting, PostingKind, post, transaction_entries};
+
+/// Hash-chain lanes per town: postings take any free lane, so the chain head
+/// never serializes a town's redemptions. Changing it only affects new towns.
+pub const LANES: i16 = 16;
+
+/// Ensures the town's journal lanes exist. Idempotent; [`post`] also calls it lazily.
+pub async fn init_town(
+    conn: &mut sqlx::PgConnection,
+    town: kernel::TownId,
+) -> Result<(), LedgerError> {
+    sqlx::query!(
+        "INSERT INTO journal_lanes (town_id, lane, seq, head_hash)
+         SELECT $1, lane, 0, $2 FROM generate_series(0, $3::smallint - 1) AS lane
+         ON CONFLICT DO NOTHING",
+        town.as_uuid(),
+        &hash::GENESIS[..],
+        LANES,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! `post`: one balanced, idempotent, hash-chained journal transaction.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use kernel::{AccountId, TownId, TransactionId};
+use rand::Rng;
+use rust_decimal::Decimal;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::account::Account;
+use crate::error::is_unique_violation;
+use crate::hash::{self, Chained};
+use crate::{LANES, LedgerError, balance};
+
+/// The business event a transaction records (docs/ledger.md has each one's entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostingKind {
+    BudgetFunding,
+    Redemption,
+    Void,
+    Refund,
+    PointsEarn,
+    PointsSpend,
+    Payout,
+    Adjustment,
+}
+
+impl PostingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostingKind::BudgetFunding => "budget_funding",
+            PostingKind::Redemption => "redemption",
+            PostingKind::Void => "void",
+            PostingKind::Refund => "refund",
+            PostingKind::PointsEarn => "points_earn",
+            PostingKind::PointsSpend => "points_spend",
+            PostingKind::Payout => "payout",
+            PostingKind::Adjustment => "adjustment",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub account: AccountId,
+    /// Added to the account's balance; a transaction's amounts sum to zero.
+    pub amount: Decimal,
+}
+
+#[derive(Clone, Debug)]
+pub struct Posting {
+    pub town: TownId,
+    /// Chosen by the client (or derived from its request); retries reuse it.
+    pub idempotency_key: String,
+    pub kind: PostingKind,
+    pub memo: String,
+    pub reverses: Option<TransactionId>,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posted {
+    pub id: TransactionId,
+    pub posted_at: DateTime<Utc>,
+    /// True when this call found the key already posted with the same body.
+    pub replayed: bool,
+}
+
+const MAX_ENTRIES: usize = 64;
+const MAX_ABS: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+impl Posting {
+    fn validate(&self) -> Result<(), LedgerError> {
+        let bad = |m: &str| Err(LedgerError::Invalid(m.to_owned()));
+        if self.idempotency_key.is_empty() || self.idempotency_key.len() > 200 {
+            return bad("idempotency key must be 1 to 200 characters");
+        }
+        if self.entries.len() < 2 || self.entries.len() > MAX_ENTRIES {
+            return bad("a transaction has 2 to 64 entries");
+        }
+        for e in &self.entries {
+            if e.amount.is_zero() {
+                return bad("an entry amount cannot be zero");
+            }
+            if e.amount.normalize().scale() > 2 {
+                return bad("amounts have at most two decimals");
+            }
+            if e.amount.abs() > MAX_ABS {
+                return bad("amount out of range");
+            }
+        }
+        if self.entries.iter().map(|e| e.amount).sum::<Decimal>() != Decimal::ZERO {
+            return bad("entries must sum to zero");
+        }
+        Ok(())
+    }
+
+    fn body_hash(&self) -> Vec<u8> {
+        hash::body_hash(
+            self.kind.as_str(),
+            &self.memo,
+            self.reverses.map(|t| t.as_uuid()),
+            self.entries.iter().map(|e| (e.account.as_uuid(), e.amount)),
+        )
+    }
+}
+
+/// Posts the transaction, or returns the earlier result for a replayed key.
+///
+/// Runs in a savepoint of the caller's transaction (or its own transaction), so a
+/// failure leaves nothing behind and the caller's other work is untouched.
+pub async fn post(conn: &mut PgConnection, p: &Posting) -> Result<Posted, LedgerError> {
+    p.validate()?;
+    let body = p.body_hash();
+    if let Some(done) = replay(conn, p, &body).await? {
+        return Ok(done);
+    }
+    let mut sp = conn.begin().await?;
+    match apply(&mut sp, p, &body).await {
+        Ok(posted) => {
+            sp.commit().await?;
+            Ok(posted)
+        }
+        Err(LedgerError::Db(e)) if is_unique_violation(&e, "journal_transactions_idempotency") => {
+            // A concurrent request with the same key committed first.
+            sp.rollback().await?;
+            replay(conn, p, &body)
+                .await?
+                .ok_or_else(|| LedgerError::Invalid("idempotent posting vanished".into()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn replay(
+    conn: &mut PgConnection,
+    p: &Posting,
+    body: &[u8],
+) -> Result<Option<Posted>, LedgerError> {
+    let row = sqlx::query!(
+        "SELECT id, body_hash, posted_at FROM journal_transactions
+         WHERE town_id = $1 AND idempotency_key = $2",
+        p.town.as_uuid(),
+        p.idempotency_key,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        None => Ok(None),
+        Some(r) if r.body_hash == body => Ok(Some(Posted {
+            id: TransactionId::from_uuid(r.id),
+            posted_at: r.posted_at,
+            replayed: true,
+        })),
+        Some(_) => Err(LedgerError::IdempotencyConflict(p.idempotency_key.clone())),
+    }
+}
+
+async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Posted, LedgerError> {
+    // Net change per account, in ascending id order: the lock order.
+    let mut net: BTreeMap<Uuid, Decimal> = BTreeMap::new();
+    for e in &p.entries {
+        *net.entry(e.account.as_uuid()).or_default() += e.amount;
+    }
+    let ids: Vec<Uuid> = net.keys().copied().collect();
+    let accounts: Vec<Account> = sqlx::query!(
+        "SELECT id, kind, currency, non_negative, shards
+         FROM ledger_accounts WHERE town_id = $1 AND id = ANY($2) ORDER BY id",
+        p.town.as_uuid(),
+        &ids,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| Account {
+        id: AccountId::from_uuid(r.id),
+        kind: r.kind,
+        currency: r.currency,
+        non_negative: r.non_negative,
+        shards: r.shards,
+    })
+    .collect();
+    if let Some(missing) = ids.iter().find(|id| !accounts.iter().any(|a| a.id.as_uuid() == **id)) {
+        return Err(LedgerError::UnknownAccount(AccountId::from_uuid(*missing)));
+    }
+    if accounts.iter().any(|a| a.currency != accounts[0].currency) {
+        return Err(LedgerError::Invalid("all entries must be in one currency".into()));
+    }
+    for account in &accounts {
+        let delta = net[&account.id.as_uuid()];
+        if !delta.is_zero() {
+            balance::apply(conn, account, delta).await?;
+        }
+    }
+
+    let (lane, seq, prev) = take_lane(conn, p.town).await?;
+    let id = TransactionId::new();
+    let now = Utc::now();
+    let posted_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+    let fields = Chained {
+        v: 1,
+        id: id.as_uuid(),
+        town: p.town.as_uuid(),
+        lane,
+        seq,
+        key: &p.idempotency_key,
+        kind: p.kind.as_str(),
+        memo: &p.memo,
+        reverses: p.reverses.map(|t| t.as_uuid()),
+        posted_at_us: posted_at.timestamp_micros(),
+        entries: p
+            .entries
+            .iter()
+            .map(|e| (e.account.as_uuid(), hash::cents(e.amount)))
+            .collect(),
+    };
+    let digest = hash::chain_hash(&prev, &fields);
+
+    sqlx::query!(
+        "INSERT INTO journal_transactions
+             (id, town_id, lane, seq, idempotency_key, body_hash, kind, memo, reverses,
+              posted_at, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        id.as_uuid(),
+        p.town.as_uuid(),
+        lane,
+        seq,
+        p.idempotency_key,
+        body,
+        p.kind.as_str(),
+        p.memo,
+        p.reverses.map(|t| t.as_uuid()),
+        posted_at,
+        prev,
+        digest,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let idx: Vec<i16> = (0..p.entries.len() as i16).collect();
+    let accts: Vec<Uuid> = p.entries.iter().map(|e| e.account.as_uuid()).collect();
+    let amounts: Vec<Decimal> = p.entries.iter().map(|e| e.amount).collect();
+    sqlx::query!(
+        "INSERT INTO journal_entries (transaction_id, idx, town_id, account_id, amount)
+         SELECT $1, i, $2, a, m FROM UNNEST($3::smallint[], $4::uuid[], $5::numeric[]) AS u(i, a, m)",
+        id.as_uuid(),
+        p.town.as_uuid(),
+        &idx,
+        &accts,
+        &amounts,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE journal_lanes SET seq = $3, head_hash = $4 WHERE town_id = $1 AND lane = $2",
+        p.town.as_uuid(),
+        lane,
+        seq,
+        digest,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(Posted {
+        id,
+        posted_at,
+        replayed: false,
+    })
+}
+
+/// Locks a free hash-chain lane of the town; returns (lane, next seq, previous hash).
+async fn take_lane(conn: &mut PgConnection, town: TownId) -> Result<(i16, i64, Vec<u8>), LedgerError> {
+    for _ in 0..2 {
+        let free = sqlx::query!(
+            "SELECT lane, seq, head_hash FROM journal_lanes WHERE town_id = $1
+             ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED",
+            town.as_uuid(),
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(l) = free {
+            return Ok((l.lane, l.seq + 1, l.head_hash));
+        }
+        let lane = rand::thread_rng().gen_range(0..LANES);
+        let busy = sqlx::query!(
+            "SELECT lane, seq, head_hash FROM journal_lanes WHERE town_id = $1 AND lane = $2 FOR UPDATE",
+            town.as_uuid(),
+            lane,
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(l) = busy {
+            return Ok((l.lane, l.seq + 1, l.head_hash));
+        }
+        crate::init_town(conn, town).await?;
+    }
+    Err(LedgerError::Invalid("the town's journal lanes could not be created".into()))
+}
+
+/// The entries of one transaction, in order (for reversals and statements).
+pub async fn transaction_entries(
+    conn: &mut PgConnection,
+    town: TownId,
+    id: TransactionId,
+) -> Result<Vec<Entry>, LedgerError> {
+    let rows = sqlx::query!(
+        "SELECT account_id, amount FROM journal_entries
+         WHERE town_id = $1 AND transaction_id = $2 ORDER BY idx",
+        town.as_uuid(),
+        id.as_uuid(),
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Entry {
+            account: AccountId::from_uuid(r.account_id),
+            amount: r.amount,
+        })
+        .collect())
+}

@@ -1,0 +1,18 @@
+//! What every towncard service needs: settings, telemetry, the error envelope,
+//! authentication, database and Redis handles, health/metrics routes and `serve()`.
+
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod password;
+pub mod secret;
+pub mod serve;
+pub mod settings;
+pub mod telemetry;
+
+pub use auth::{AuthUser, Claims, JwtKeys};
+pub use error::{ApiError, ApiResult};
+pub use secret::Secret;
+pub use serve::{Application, Context};
+pub use settings::Settings;
