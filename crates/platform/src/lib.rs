@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod docs;
 pub mod health;
+pub mod login;
 pub mod password;
 pub mod secret;
 pub mod serve;

@@ -95,7 +95,9 @@ impl Context {
 pub fn app(routes: Router<Context>, ctx: Context) -> Router {
     let timeout = Duration::from_secs(ctx.settings.server.request_timeout_secs);
     let limit = ctx.settings.server.body_limit_bytes;
+    let (auth, _) = crate::login::router().split_for_parts();
     routes
+        .merge(auth)
         .merge(crate::health::router())
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .layer(DefaultBodyLimit::max(limit))

@@ -1,1 +1,29 @@
+//! card-issuing: card products, cards, their QR tokens and lifecycle, the visitor's page.
 
+use axum::Router;
+use platform::Context;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub mod routes;
+
+/// Path prefix this service owns behind the reverse proxy.
+pub const PREFIX: &str = "issuing";
+
+#[derive(OpenApi)]
+#[openapi(info(title = "towncard card-issuing", description = "Card products, cards, QR tokens."))]
+struct ApiDoc;
+
+/// The service's routes and its OpenAPI document.
+pub fn api() -> (Router<Context>, utoipa::openapi::OpenApi) {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::router())
+        .split_for_parts();
+    (router, platform::docs::complete(api))
+}
+
+/// Routes plus the docs page, ready for `platform::serve::app`.
+pub fn router() -> Router<Context> {
+    let (router, api) = api();
+    router.merge(platform::docs::router(PREFIX, api))
+}
