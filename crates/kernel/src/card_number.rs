@@ -125,11 +125,14 @@ mod tests {
         let n = CardNumber::new(101, 423).unwrap_or_else(|e| panic!("{e}"));
         let shown = n.to_string();
         assert_eq!(shown.len(), 14);
-        assert!(shown.starts_with("1010 0000 042"));
+        assert!(shown.starts_with("1010 0000 423"));
         assert_eq!(CardNumber::parse(&shown), Ok(n));
         assert_eq!(CardNumber::parse(&n.digits()), Ok(n));
         assert_eq!(CardNumber::parse("12"), Err(CardNumberError::WrongLength));
-        assert_eq!(CardNumber::parse("1010 0000 04x3"), Err(CardNumberError::WrongLength));
+        assert_eq!(
+            CardNumber::parse("1010 0000 04x3"),
+            Err(CardNumberError::WrongLength)
+        );
     }
 
     proptest! {

@@ -122,12 +122,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_ones() {
-        assert_eq!(Iban::parse("SI56191000000123439"), Err(IbanError::BadChecksum));
+        assert_eq!(
+            Iban::parse("SI56191000000123439"),
+            Err(IbanError::BadChecksum)
+        );
         assert_eq!(
             Iban::parse("SI5619100000012343"),
             Err(IbanError::WrongLength("SI".into()))
         );
         assert_eq!(Iban::parse("hello"), Err(IbanError::Malformed));
-        assert_eq!(Iban::parse("SI56 1910 0000 0123 43$"), Err(IbanError::Malformed));
+        assert_eq!(
+            Iban::parse("SI56 1910 0000 0123 43$"),
+            Err(IbanError::Malformed)
+        );
     }
 }

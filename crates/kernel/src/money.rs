@@ -63,9 +63,10 @@ impl Money {
 
     /// Rounds any decimal to the cent by the project's one rule (half away from zero).
     pub fn round(d: Decimal) -> Self {
-        Money(with_cents(
-            d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
-        ))
+        Money(with_cents(d.round_dp_with_strategy(
+            2,
+            RoundingStrategy::MidpointAwayFromZero,
+        )))
     }
 
     pub fn from_cents(cents: i64) -> Self {
@@ -233,11 +234,26 @@ mod tests {
     #[test]
     fn parses_cents_and_decimal_comma() {
         assert_eq!(Money::parse("12,5").map(Money::amount), Ok(dec!(12.50)));
-        assert_eq!(Money::parse(" 3 ").map(|m| m.to_string()), Ok("3.00".into()));
-        assert!(matches!(Money::parse("1.005"), Err(MoneyError::TooPrecise(_))));
-        assert!(matches!(Money::parse("abc"), Err(MoneyError::NotANumber(_))));
-        assert!(matches!(Money::parse_positive("0"), Err(MoneyError::NotPositive(_))));
-        assert!(matches!(Money::parse_positive("-1"), Err(MoneyError::NotPositive(_))));
+        assert_eq!(
+            Money::parse(" 3 ").map(|m| m.to_string()),
+            Ok("3.00".into())
+        );
+        assert!(matches!(
+            Money::parse("1.005"),
+            Err(MoneyError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            Money::parse("abc"),
+            Err(MoneyError::NotANumber(_))
+        ));
+        assert!(matches!(
+            Money::parse_positive("0"),
+            Err(MoneyError::NotPositive(_))
+        ));
+        assert!(matches!(
+            Money::parse_positive("-1"),
+            Err(MoneyError::NotPositive(_))
+        ));
         assert!(matches!(Money::parse("1e12"), Err(_)));
         // Trailing zeros beyond the cent are not extra precision.
         assert_eq!(Money::parse("1.500").map(Money::amount), Ok(dec!(1.50)));
@@ -267,7 +283,10 @@ mod tests {
         assert_eq!(m.map(Money::amount).ok(), Some(dec!(4.20)));
         assert!(serde_json::from_str::<Money>("4.2").is_err());
         assert!(serde_json::from_str::<Money>("\"4.201\"").is_err());
-        assert_eq!(serde_json::to_string(&Money::from_cents(5)).ok(), Some("\"0.05\"".into()));
+        assert_eq!(
+            serde_json::to_string(&Money::from_cents(5)).ok(),
+            Some("\"0.05\"".into())
+        );
     }
 
     proptest! {

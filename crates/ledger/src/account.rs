@@ -144,7 +144,10 @@ pub async fn find_account(
 }
 
 /// The stored balance: the sum of the account's shards.
-pub async fn balance_of(conn: &mut PgConnection, account: AccountId) -> Result<Decimal, LedgerError> {
+pub async fn balance_of(
+    conn: &mut PgConnection,
+    account: AccountId,
+) -> Result<Decimal, LedgerError> {
     let b = sqlx::query_scalar!(
         r#"SELECT coalesce(sum(balance), 0) AS "balance!" FROM ledger_balances WHERE account_id = $1"#,
         account.as_uuid(),

@@ -27,7 +27,11 @@ pub async fn apply(
         return spread(conn, account, delta).await;
     }
     // Any free shard will do; a guarded account needs one that covers the debit.
-    let need = if account.non_negative { -delta } else { Decimal::MIN };
+    let need = if account.non_negative {
+        -delta
+    } else {
+        Decimal::MIN
+    };
     let took = sqlx::query_scalar!(
         "UPDATE ledger_balances SET balance = balance + $2
          WHERE account_id = $1 AND shard = (
@@ -61,7 +65,11 @@ async fn apply_to_shard(
     delta: Decimal,
     account: &Account,
 ) -> Result<(), LedgerError> {
-    let guard = if account.non_negative { -delta } else { Decimal::MIN };
+    let guard = if account.non_negative {
+        -delta
+    } else {
+        Decimal::MIN
+    };
     let done = sqlx::query!(
         "UPDATE ledger_balances SET balance = balance + $3
          WHERE account_id = $1 AND shard = $2 AND balance >= $4",
@@ -90,7 +98,11 @@ async fn lock_all(conn: &mut PgConnection, id: Uuid) -> Result<Vec<(i16, Decimal
     Ok(rows.into_iter().map(|r| (r.shard, r.balance)).collect())
 }
 
-async fn spread(conn: &mut PgConnection, account: &Account, delta: Decimal) -> Result<(), LedgerError> {
+async fn spread(
+    conn: &mut PgConnection,
+    account: &Account,
+    delta: Decimal,
+) -> Result<(), LedgerError> {
     let shards = lock_all(conn, account.id.as_uuid()).await?;
     let n = Decimal::from(shards.len());
     let mut part = (delta / n).trunc_with_scale(2);

@@ -76,7 +76,12 @@ mod tests {
         assert_eq!(cents(dec!(-0.5)), "-0.50");
         let a = Uuid::nil();
         let one = body_hash("x", "", None, [(a, dec!(1)), (a, dec!(-1))].into_iter());
-        let same = body_hash("x", "", None, [(a, dec!(1.00)), (a, dec!(-1.0))].into_iter());
+        let same = body_hash(
+            "x",
+            "",
+            None,
+            [(a, dec!(1.00)), (a, dec!(-1.0))].into_iter(),
+        );
         let other = body_hash("x", "", None, [(a, dec!(2)), (a, dec!(-2))].into_iter());
         assert_eq!(one, same);
         assert_ne!(one, other);

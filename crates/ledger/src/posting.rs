@@ -182,11 +182,16 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
         shards: r.shards,
     })
     .collect();
-    if let Some(missing) = ids.iter().find(|id| !accounts.iter().any(|a| a.id.as_uuid() == **id)) {
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !accounts.iter().any(|a| a.id.as_uuid() == **id))
+    {
         return Err(LedgerError::UnknownAccount(AccountId::from_uuid(*missing)));
     }
     if accounts.iter().any(|a| a.currency != accounts[0].currency) {
-        return Err(LedgerError::Invalid("all entries must be in one currency".into()));
+        return Err(LedgerError::Invalid(
+            "all entries must be in one currency".into(),
+        ));
     }
     for account in &accounts {
         let delta = net[&account.id.as_uuid()];
@@ -269,7 +274,10 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
 }
 
 /// Locks a free hash-chain lane of the town; returns (lane, next seq, previous hash).
-async fn take_lane(conn: &mut PgConnection, town: TownId) -> Result<(i16, i64, Vec<u8>), LedgerError> {
+async fn take_lane(
+    conn: &mut PgConnection,
+    town: TownId,
+) -> Result<(i16, i64, Vec<u8>), LedgerError> {
     for _ in 0..2 {
         let free = sqlx::query!(
             "SELECT lane, seq, head_hash FROM journal_lanes WHERE town_id = $1
@@ -294,7 +302,9 @@ async fn take_lane(conn: &mut PgConnection, town: TownId) -> Result<(i16, i64, V
         }
         crate::init_town(conn, town).await?;
     }
-    Err(LedgerError::Invalid("the town's journal lanes could not be created".into()))
+    Err(LedgerError::Invalid(
+        "the town's journal lanes could not be created".into(),
+    ))
 }
 
 /// The entries of one transaction, in order (for reversals and statements).

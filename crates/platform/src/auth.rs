@@ -57,7 +57,10 @@ pub enum KeyError {
 
 /// A key id from the public key: stable, and says nothing about the secret.
 fn kid_for(key: &SigningKey) -> String {
-    format!("ed-{}", hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8]))
+    format!(
+        "ed-{}",
+        hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8])
+    )
 }
 
 /// Writes a new Ed25519 key as `<dir>/<kid>.pem` (PKCS#8) and returns its kid.
@@ -67,7 +70,8 @@ pub fn generate_key_file(dir: &Path) -> Result<String, KeyError> {
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| KeyError::Unreadable(kid.clone(), e.to_string()))?;
-    std::fs::create_dir_all(dir).map_err(|e| KeyError::Unreadable(dir.display().to_string(), e.to_string()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| KeyError::Unreadable(dir.display().to_string(), e.to_string()))?;
     let path = dir.join(format!("{kid}.pem"));
     std::fs::write(&path, pem.as_bytes())
         .map_err(|e| KeyError::Unreadable(path.display().to_string(), e.to_string()))?;
@@ -98,7 +102,9 @@ impl JwtKeys {
         }
         keys.sort_by_key(|(m, _)| *m);
         let active = if s.active_kid.is_empty() {
-            keys.last().map(|(_, k)| k.clone()).ok_or(KeyError::NoKeys(dir.clone()))?
+            keys.last()
+                .map(|(_, k)| k.clone())
+                .ok_or(KeyError::NoKeys(dir.clone()))?
         } else {
             keys.iter()
                 .find(|(_, k)| kid_for(k) == s.active_kid)
@@ -126,7 +132,10 @@ impl JwtKeys {
             })
             .filter_map(|(kid, key)| key.ok().map(|k| (kid, k)))
             .collect();
-        let der = active.to_pkcs8_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default();
+        let der = active
+            .to_pkcs8_der()
+            .map(|d| d.as_bytes().to_vec())
+            .unwrap_or_default();
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&s.issuer]);
         validation.set_audience(&[&s.audience]);
@@ -191,14 +200,16 @@ impl JwtKeys {
             .decoding
             .get(&kid)
             .ok_or_else(|| invalid("token signed by an unknown key"))?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("token_expired", "the access token has expired; log in again")
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::unauthorized(
+                        "token_expired",
+                        "the access token has expired; log in again",
+                    ),
+                    _ => invalid("token rejected"),
                 }
-                _ => invalid("token rejected"),
-            }
-        })?;
+            })?;
         let c = data.claims;
         if c.role.is_merchant_role() != c.merchant.is_some() {
             return Err(invalid("token scope does not fit its role"));
@@ -246,7 +257,10 @@ impl AuthUser {
         match self.0.merchant {
             Some(m) if m == merchant => Ok(self),
             None if !self.0.role.is_merchant_role() => Ok(self),
-            _ => Err(ApiError::forbidden("forbidden_merchant", "this belongs to another merchant")),
+            _ => Err(ApiError::forbidden(
+                "forbidden_merchant",
+                "this belongs to another merchant",
+            )),
         }
     }
 }
@@ -264,10 +278,12 @@ where
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+            })?;
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::unauthorized("missing_token", "send Authorization: Bearer <token>")
+        })?;
         let claims = keys.verify(token.trim())?;
         tracing::Span::current().record("user.role", claims.role.as_str());
         Ok(AuthUser(claims))
@@ -287,7 +303,9 @@ mod tests {
     fn issues_and_verifies_a_scoped_token() {
         let k = keys();
         let town = TownId::new();
-        let t = k.issue("u1".into(), Role::TownAdmin, town, None).unwrap_or_default();
+        let t = k
+            .issue("u1".into(), Role::TownAdmin, town, None)
+            .unwrap_or_default();
         let c = k.verify(&t).map_err(|e| e.code);
         assert_eq!(c.as_ref().map(|c| c.town), Ok(town));
         assert_eq!(c.map(|c| c.role), Ok(Role::TownAdmin));
@@ -297,27 +315,46 @@ mod tests {
     fn refuses_foreign_expired_and_alg_none_tokens() {
         let (a, b) = (keys(), keys());
         let town = TownId::new();
-        let t = a.issue("u1".into(), Role::Auditor, town, None).unwrap_or_default();
-        assert_eq!(b.verify(&t).map_err(|e| e.code).err(), Some("invalid_token"));
+        let t = a
+            .issue("u1".into(), Role::Auditor, town, None)
+            .unwrap_or_default();
+        assert_eq!(
+            b.verify(&t).map_err(|e| e.code).err(),
+            Some("invalid_token")
+        );
 
-        let mut claims = a.verify(&t).map_err(|e| e.code).unwrap_or_else(|c| panic!("{c}"));
+        let mut claims = a
+            .verify(&t)
+            .map_err(|e| e.code)
+            .unwrap_or_else(|c| panic!("{c}"));
         claims.exp = chrono::Utc::now().timestamp() - 3600;
         let old = a.sign(&claims).unwrap_or_default();
-        assert_eq!(a.verify(&old).map_err(|e| e.code).err(), Some("token_expired"));
+        assert_eq!(
+            a.verify(&old).map_err(|e| e.code).err(),
+            Some("token_expired")
+        );
 
         let none = format!(
             "{}.{}.",
             URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default())
         );
-        assert_eq!(a.verify(&none).map_err(|e| e.code).err(), Some("invalid_token"));
-        assert_eq!(a.verify("garbage").map_err(|e| e.code).err(), Some("invalid_token"));
+        assert_eq!(
+            a.verify(&none).map_err(|e| e.code).err(),
+            Some("invalid_token")
+        );
+        assert_eq!(
+            a.verify("garbage").map_err(|e| e.code).err(),
+            Some("invalid_token")
+        );
     }
 
     #[test]
     fn a_merchant_role_needs_a_merchant() {
         let k = keys();
-        let t = k.issue("u".into(), Role::MerchantStaff, TownId::new(), None).unwrap_or_default();
+        let t = k
+            .issue("u".into(), Role::MerchantStaff, TownId::new(), None)
+            .unwrap_or_default();
         assert!(k.verify(&t).is_err());
     }
 
@@ -329,7 +366,9 @@ mod tests {
         let old = generate_key_file(&dir).unwrap_or_default();
         s.active_kid = old.clone();
         let before = JwtKeys::load(&s).unwrap_or_else(|e| panic!("{e}"));
-        let token = before.issue("u".into(), Role::Auditor, TownId::new(), None).unwrap_or_default();
+        let token = before
+            .issue("u".into(), Role::Auditor, TownId::new(), None)
+            .unwrap_or_default();
         let new = generate_key_file(&dir).unwrap_or_default();
         s.active_kid = new.clone();
         let after = JwtKeys::load(&s).unwrap_or_else(|e| panic!("{e}"));

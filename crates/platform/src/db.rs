@@ -28,7 +28,9 @@ pub fn describe(opts: &PgConnectOptions) -> String {
 }
 
 pub async fn connect(url: &str, s: &DatabaseSettings) -> Result<PgPool, DbError> {
-    let opts: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| DbError::BadUrl(e.to_string()))?;
+    let opts: PgConnectOptions = url
+        .parse()
+        .map_err(|e: sqlx::Error| DbError::BadUrl(e.to_string()))?;
     let target = describe(&opts);
     PgPoolOptions::new()
         .max_connections(s.max_connections)
@@ -44,7 +46,10 @@ pub async fn connect(url: &str, s: &DatabaseSettings) -> Result<PgPool, DbError>
 /// Begins a transaction scoped to one town: row-level security shows and accepts
 /// only that town's rows until commit or rollback. The setting is transaction-local
 /// (`set_config(..., true)`), so a pooled connection never carries a town over.
-pub async fn begin_town(pool: &PgPool, town: TownId) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn begin_town(
+    pool: &PgPool,
+    town: TownId,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT set_config('towncard.town_id', $1, true)")
         .bind(town.to_string())
@@ -57,5 +62,8 @@ pub async fn begin_town(pool: &PgPool, town: TownId) -> Result<Transaction<'stat
 /// as the service role on a per-test database).
 pub async fn connect_as(admin: &PgPool, role: &str) -> Result<PgPool, sqlx::Error> {
     let opts = admin.connect_options().as_ref().clone().username(role);
-    PgPoolOptions::new().max_connections(20).connect_with(opts).await
+    PgPoolOptions::new()
+        .max_connections(20)
+        .connect_with(opts)
+        .await
 }

@@ -88,7 +88,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_client_error() {
-            tracing::info!(error.code = self.code, status = self.status.as_u16(), "request refused");
+            tracing::info!(
+                error.code = self.code,
+                status = self.status.as_u16(),
+                "request refused"
+            );
         }
         let body = ErrorBody {
             code: self.code.to_owned(),
@@ -105,13 +109,22 @@ impl From<sqlx::Error> for ApiError {
             // Named constraints are client mistakes; their names are the codes' source.
             match db.code().as_deref() {
                 Some("23505") => {
-                    return ApiError::conflict("already_exists", "a record with these values already exists");
+                    return ApiError::conflict(
+                        "already_exists",
+                        "a record with these values already exists",
+                    );
                 }
                 Some("23503") => {
-                    return ApiError::unprocessable("unknown_reference", "a referenced record does not exist");
+                    return ApiError::unprocessable(
+                        "unknown_reference",
+                        "a referenced record does not exist",
+                    );
                 }
                 Some("23514") => {
-                    return ApiError::unprocessable("constraint_violated", "a value is out of its allowed range");
+                    return ApiError::unprocessable(
+                        "constraint_violated",
+                        "a value is out of its allowed range",
+                    );
                 }
                 Some("40001") | Some("40P01") => {
                     return ApiError::unavailable("retry", "busy, please retry");
@@ -133,7 +146,9 @@ impl From<ledger::LedgerError> for ApiError {
             L::Db(db) => db.into(),
             L::IdempotencyConflict(_) => ApiError::conflict(e.code(), e.to_string()),
             L::InsufficientBalance(_) => ApiError::conflict(e.code(), e.to_string()),
-            L::Invalid(_) | L::UnknownAccount(_) => ApiError::unprocessable(e.code(), e.to_string()),
+            L::Invalid(_) | L::UnknownAccount(_) => {
+                ApiError::unprocessable(e.code(), e.to_string())
+            }
         }
     }
 }

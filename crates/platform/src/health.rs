@@ -30,14 +30,24 @@ async fn readyz(State(ctx): State<Context>) -> impl IntoResponse {
         .await
         .map(|r| r.is_ok())
         .unwrap_or(false);
-    let status = if pg && rd { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if pg && rd {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let word = |ok: bool| if ok { "ok" } else { "unreachable" };
-    (status, axum::Json(json!({ "postgres": word(pg), "redis": word(rd) })))
+    (
+        status,
+        axum::Json(json!({ "postgres": word(pg), "redis": word(rd) })),
+    )
 }
 
 async fn metrics(State(ctx): State<Context>) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         ctx.metrics.render(),
     )
 }

@@ -3,8 +3,8 @@
 
 pub mod auth;
 pub mod db;
-pub mod error;
 pub mod docs;
+pub mod error;
 pub mod health;
 pub mod login;
 pub mod password;

@@ -44,7 +44,9 @@ pub struct Me {
 }
 
 pub fn router() -> OpenApiRouter<Context> {
-    OpenApiRouter::new().routes(routes!(login)).routes(routes!(me))
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(me))
 }
 
 /// Town id by slug; the town directory is readable without a town set.
@@ -60,8 +62,12 @@ pub async fn town_by_slug(ctx: &Context, slug: &str) -> ApiResult<Option<TownId>
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
               (status = 401, description = "invalid_credentials", body = ErrorBody)))]
-async fn login(State(ctx): State<Context>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<ApiJson<LoginResponse>> {
-    let refused = || ApiError::unauthorized("invalid_credentials", "wrong town, e-mail or password");
+async fn login(
+    State(ctx): State<Context>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<ApiJson<LoginResponse>> {
+    let refused =
+        || ApiError::unauthorized("invalid_credentials", "wrong town, e-mail or password");
     let town = town_by_slug(&ctx, req.town.trim()).await?;
     let user = match town {
         Some(town) => {
@@ -92,7 +98,9 @@ async fn login(State(ctx): State<Context>, ApiJson(req): ApiJson<LoginRequest>) 
     };
     let role: Role = role.parse().map_err(ApiError::internal)?;
     let merchant = merchant.map(MerchantId::from_uuid);
-    let token = ctx.jwt.issue(UserId::from_uuid(id).to_string(), role, town, merchant)?;
+    let token = ctx
+        .jwt
+        .issue(UserId::from_uuid(id).to_string(), role, town, merchant)?;
     tracing::info!(user.id = %id, user.role = role.as_str(), "staff login");
     Ok(ApiJson(LoginResponse {
         access_token: token,

@@ -51,7 +51,10 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-pub async fn connect_redis(url: &str, response_timeout: Duration) -> anyhow::Result<ConnectionManager> {
+pub async fn connect_redis(
+    url: &str,
+    response_timeout: Duration,
+) -> anyhow::Result<ConnectionManager> {
     let client = redis::Client::open(url)?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -115,7 +118,11 @@ async fn observe(State(timeout): State<Duration>, req: Request, next: Next) -> R
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let path = req
@@ -137,9 +144,17 @@ async fn observe(State(timeout): State<Duration>, req: Request, next: Next) -> R
     let secs = started.elapsed().as_secs_f64();
     span.in_scope(|| {
         if status.is_server_error() {
-            tracing::warn!(http.status = status.as_u16(), latency_ms = secs * 1e3, "request failed");
+            tracing::warn!(
+                http.status = status.as_u16(),
+                latency_ms = secs * 1e3,
+                "request failed"
+            );
         } else {
-            tracing::info!(http.status = status.as_u16(), latency_ms = secs * 1e3, "request served");
+            tracing::info!(
+                http.status = status.as_u16(),
+                latency_ms = secs * 1e3,
+                "request served"
+            );
         }
     });
     let labels = [
@@ -178,7 +193,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await

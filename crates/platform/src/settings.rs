@@ -167,7 +167,10 @@ mod tests {
         let mut s = Settings::default();
         s.log.format = "xml".into();
         let err = s.validate().map_err(|e| e.to_string());
-        assert_eq!(err, Err("settings: log.format must be json or pretty".into()));
+        assert_eq!(
+            err,
+            Err("settings: log.format must be json or pretty".into())
+        );
         assert!(Settings::load(Some(Path::new("/nonexistent.toml"))).is_err());
     }
 

@@ -11,7 +11,10 @@ pub mod routes;
 pub const PREFIX: &str = "issuing";
 
 #[derive(OpenApi)]
-#[openapi(info(title = "towncard card-issuing", description = "Card products, cards, QR tokens."))]
+#[openapi(info(
+    title = "towncard card-issuing",
+    description = "Card products, cards, QR tokens."
+))]
 struct ApiDoc;
 
 /// The service's routes and its OpenAPI document.

@@ -11,7 +11,10 @@ pub mod routes;
 pub const PREFIX: &str = "redemption";
 
 #[derive(OpenApi)]
-#[openapi(info(title = "towncard merchant-redemption", description = "Merchants, promotions, redemptions."))]
+#[openapi(info(
+    title = "towncard merchant-redemption",
+    description = "Merchants, promotions, redemptions."
+))]
 struct ApiDoc;
 
 pub fn api() -> (Router<Context>, utoipa::openapi::OpenApi) {

@@ -4,7 +4,11 @@ use platform::{Application, Context, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::load(std::env::var_os("TOWNCARD_CONFIG").as_deref().map(std::path::Path::new))?;
+    let settings = Settings::load(
+        std::env::var_os("TOWNCARD_CONFIG")
+            .as_deref()
+            .map(std::path::Path::new),
+    )?;
     platform::telemetry::init(&settings.log.format, &settings.log.filter);
     let ctx = Context::connect(settings.clone()).await?;
     let app = platform::serve::app(merchant_redemption::router(), ctx);

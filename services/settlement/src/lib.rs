@@ -11,7 +11,10 @@ pub mod routes;
 pub const PREFIX: &str = "settlement";
 
 #[derive(OpenApi)]
-#[openapi(info(title = "towncard settlement", description = "Ledger views, audit, periods and reports."))]
+#[openapi(info(
+    title = "towncard settlement",
+    description = "Ledger views, audit, periods and reports."
+))]
 struct ApiDoc;
 
 pub fn api() -> (Router<Context>, utoipa::openapi::OpenApi) {

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use platform::{Application, Context, Settings};
 
 #[derive(Parser)]
-#[command(name = "towncard", version, about = "towncard: the all-in-one server and admin CLI")]
+#[command(
+    name = "towncard",
+    version,
+    about = "towncard: the all-in-one server and admin CLI"
+)]
 pub struct Cli {
     /// A TOML settings file (layered over the defaults, under TOWNCARD__ env vars).
     #[arg(long, global = true, env = "TOWNCARD_CONFIG")]
@@ -69,7 +73,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let pool = crate::migrate::migrate(settings.database.admin_url.expose()).await?;
             if platform::JwtKeys::load(&settings.auth).is_err() {
                 let kid = platform::auth::generate_key_file(&settings.auth.keys_dir)?;
-                println!("generated signing key {kid} in {}", settings.auth.keys_dir.display());
+                println!(
+                    "generated signing key {kid} in {}",
+                    settings.auth.keys_dir.display()
+                );
             }
             let seeded = crate::seed::seed_demo(&pool).await?;
             print_demo(&settings, &seeded);
@@ -135,12 +142,31 @@ fn print_demo(settings: &Settings, seeded: &crate::seed::Seeded) {
     println!("towncard demo: town '{}' (Koper)", crate::seed::TOWN_SLUG);
     println!("  API docs:   {url}/issuing/docs  {url}/redemption/docs  {url}/settlement/docs");
     println!("  health:     {url}/readyz   metrics: {url}/metrics");
-    println!("  log in:     POST {url}/auth/login {{\"town\":\"koper\",\"email\":...,\"password\":...}}");
-    println!("  password for every demo login: {}", crate::seed::DEMO_PASSWORD);
+    println!(
+        "  log in:     POST {url}/auth/login {{\"town\":\"koper\",\"email\":...,\"password\":...}}"
+    );
+    println!(
+        "  password for every demo login: {}",
+        crate::seed::DEMO_PASSWORD
+    );
     for l in crate::seed::LOGINS {
-        println!("    {:<22} {:<15} {}", l.email, l.role, l.merchant.unwrap_or(""));
+        println!(
+            "    {:<22} {:<15} {}",
+            l.email,
+            l.role,
+            l.merchant.unwrap_or("")
+        );
     }
-    let shown: Vec<String> = seeded.cards.iter().take(3).map(ToString::to_string).collect();
-    println!("  demo cards: {} … ({} in all)", shown.join(", "), seeded.cards.len());
+    let shown: Vec<String> = seeded
+        .cards
+        .iter()
+        .take(3)
+        .map(ToString::to_string)
+        .collect();
+    println!(
+        "  demo cards: {} … ({} in all)",
+        shown.join(", "),
+        seeded.cards.len()
+    );
     println!();
 }

@@ -24,12 +24,36 @@ pub struct DemoLogin {
 }
 
 pub const LOGINS: &[DemoLogin] = &[
-    DemoLogin { email: "admin@koper.demo", role: "town_admin", merchant: None },
-    DemoLogin { email: "tic@koper.demo", role: "tic_operator", merchant: None },
-    DemoLogin { email: "auditor@koper.demo", role: "auditor", merchant: None },
-    DemoLogin { email: "owner@loggia.demo", role: "merchant_owner", merchant: Some("Kavarna Loggia") },
-    DemoLogin { email: "staff@loggia.demo", role: "merchant_staff", merchant: Some("Kavarna Loggia") },
-    DemoLogin { email: "owner@libris.demo", role: "merchant_owner", merchant: Some("Knjigarna Libris") },
+    DemoLogin {
+        email: "admin@koper.demo",
+        role: "town_admin",
+        merchant: None,
+    },
+    DemoLogin {
+        email: "tic@koper.demo",
+        role: "tic_operator",
+        merchant: None,
+    },
+    DemoLogin {
+        email: "auditor@koper.demo",
+        role: "auditor",
+        merchant: None,
+    },
+    DemoLogin {
+        email: "owner@loggia.demo",
+        role: "merchant_owner",
+        merchant: Some("Kavarna Loggia"),
+    },
+    DemoLogin {
+        email: "staff@loggia.demo",
+        role: "merchant_staff",
+        merchant: Some("Kavarna Loggia"),
+    },
+    DemoLogin {
+        email: "owner@libris.demo",
+        role: "merchant_owner",
+        merchant: Some("Knjigarna Libris"),
+    },
 ];
 
 const MERCHANTS: &[(&str, &str, &str)] = &[
@@ -90,10 +114,42 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<Seeded> {
     }
 
     let products: &[(&str, &str, &str, &str, &str, Option<i32>, &str)] = &[
-        ("KC24", "Koper Card 24 ur", "Koper Card 24 hours", "Koper Card 24 ore", "tourist_hours", Some(24), "15.00"),
-        ("KC48", "Koper Card 48 ur", "Koper Card 48 hours", "Koper Card 48 ore", "tourist_hours", Some(48), "22.00"),
-        ("KC72", "Koper Card 72 ur", "Koper Card 72 hours", "Koper Card 72 ore", "tourist_hours", Some(72), "28.00"),
-        ("RES", "Letna kartica za občane", "Annual resident card", "Carta annuale residenti", "annual", None, "0.00"),
+        (
+            "KC24",
+            "Koper Card 24 ur",
+            "Koper Card 24 hours",
+            "Koper Card 24 ore",
+            "tourist_hours",
+            Some(24),
+            "15.00",
+        ),
+        (
+            "KC48",
+            "Koper Card 48 ur",
+            "Koper Card 48 hours",
+            "Koper Card 48 ore",
+            "tourist_hours",
+            Some(48),
+            "22.00",
+        ),
+        (
+            "KC72",
+            "Koper Card 72 ur",
+            "Koper Card 72 hours",
+            "Koper Card 72 ore",
+            "tourist_hours",
+            Some(72),
+            "28.00",
+        ),
+        (
+            "RES",
+            "Letna kartica za občane",
+            "Annual resident card",
+            "Carta annuale residenti",
+            "annual",
+            None,
+            "0.00",
+        ),
     ];
     for (code, sl, en, it, kind, hours, price) in products {
         sqlx::query(
@@ -162,15 +218,47 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<Seeded> {
     }
 
     // The municipality commits €5,000 of co-financing to the promotion's budget.
-    let funding = open(&mut tx, town, AccountKind::MunicipalityFunding, None, "Občina Koper – sofinanciranje").await?;
-    let budget = open(&mut tx, town, AccountKind::PromotionBudget, Some(promo), "Razvajaj se v mestu – proračun").await?;
-    for kind in [AccountKind::DiscountsGranted, AccountKind::Payouts, AccountKind::PointsIssued] {
+    let funding = open(
+        &mut tx,
+        town,
+        AccountKind::MunicipalityFunding,
+        None,
+        "Občina Koper – sofinanciranje",
+    )
+    .await?;
+    let budget = open(
+        &mut tx,
+        town,
+        AccountKind::PromotionBudget,
+        Some(promo),
+        "Razvajaj se v mestu – proračun",
+    )
+    .await?;
+    for kind in [
+        AccountKind::DiscountsGranted,
+        AccountKind::Payouts,
+        AccountKind::PointsIssued,
+    ] {
         open(&mut tx, town, kind, None, kind.as_str()).await?;
     }
     for (name, _, _) in MERCHANTS {
         let m = Some(id(&format!("merchant:{name}")));
-        open(&mut tx, town, AccountKind::MerchantReceivable, m, &format!("{name} – terjatev do občine")).await?;
-        open(&mut tx, town, AccountKind::MerchantOwnDiscount, m, &format!("{name} – lastni popusti")).await?;
+        open(
+            &mut tx,
+            town,
+            AccountKind::MerchantReceivable,
+            m,
+            &format!("{name} – terjatev do občine"),
+        )
+        .await?;
+        open(
+            &mut tx,
+            town,
+            AccountKind::MerchantOwnDiscount,
+            m,
+            &format!("{name} – lastni popusti"),
+        )
+        .await?;
     }
     let amount: Decimal = Money::parse("5000.00")?.amount();
     ledger::post(
@@ -182,8 +270,14 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<Seeded> {
             memo: "Proračun akcije Razvajaj se v mestu 2026".into(),
             reverses: None,
             entries: vec![
-                Entry { account: funding, amount: -amount },
-                Entry { account: budget, amount },
+                Entry {
+                    account: funding,
+                    amount: -amount,
+                },
+                Entry {
+                    account: budget,
+                    amount,
+                },
             ],
         },
     )
@@ -201,7 +295,12 @@ async fn open(
 ) -> anyhow::Result<kernel::AccountId> {
     Ok(ledger::ensure_account(
         conn,
-        &NewAccount { town, kind, owner, name: name.to_owned() },
+        &NewAccount {
+            town,
+            kind,
+            owner,
+            name: name.to_owned(),
+        },
     )
     .await?)
 }

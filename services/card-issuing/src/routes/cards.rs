@@ -34,9 +34,15 @@ async fn get_card(
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<ApiJson<CardSummary>> {
     user.require(&[Role::TicOperator, Role::TownAdmin, Role::Auditor])?;
-    let number = CardNumber::parse(&number).map_err(|e| ApiError::bad_request("card_number_invalid", e.to_string()))?;
+    let number = CardNumber::parse(&number)
+        .map_err(|e| ApiError::bad_request("card_number_invalid", e.to_string()))?;
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
-    let row: Option<(uuid::Uuid, String, String, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+    let row: Option<(
+        uuid::Uuid,
+        String,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = sqlx::query_as(
         "SELECT c.id, p.code, c.status, c.expires_at
          FROM cards c JOIN card_products p ON p.id = c.product_id
          WHERE c.number = $1",

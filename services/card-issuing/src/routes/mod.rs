@@ -5,5 +5,7 @@ mod cards;
 mod products;
 
 pub fn router() -> OpenApiRouter<Context> {
-    OpenApiRouter::new().merge(products::router()).merge(cards::router())
+    OpenApiRouter::new()
+        .merge(products::router())
+        .merge(cards::router())
 }

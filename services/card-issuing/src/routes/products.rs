@@ -27,7 +27,10 @@ pub struct CardProduct {
 #[utoipa::path(get, path = "/issuing/v1/card-products", tag = "card products",
     responses((status = 200, body = Vec<CardProduct>), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_products(State(ctx): State<Context>, user: AuthUser) -> ApiResult<ApiJson<Vec<CardProduct>>> {
+async fn list_products(
+    State(ctx): State<Context>,
+    user: AuthUser,
+) -> ApiResult<ApiJson<Vec<CardProduct>>> {
     user.require(&[Role::TicOperator, Role::TownAdmin, Role::Auditor])?;
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let rows = sqlx::query_as::<_, CardProduct>(

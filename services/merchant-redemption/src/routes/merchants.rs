@@ -22,7 +22,10 @@ pub struct Merchant {
 #[utoipa::path(get, path = "/redemption/v1/merchants", tag = "merchants",
     responses((status = 200, body = Vec<Merchant>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_merchants(State(ctx): State<Context>, user: AuthUser) -> ApiResult<ApiJson<Vec<Merchant>>> {
+async fn list_merchants(
+    State(ctx): State<Context>,
+    user: AuthUser,
+) -> ApiResult<ApiJson<Vec<Merchant>>> {
     user.require(&[
         Role::TownAdmin,
         Role::Auditor,

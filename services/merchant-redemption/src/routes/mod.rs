@@ -5,5 +5,7 @@ mod merchants;
 mod promotions;
 
 pub fn router() -> OpenApiRouter<Context> {
-    OpenApiRouter::new().merge(merchants::router()).merge(promotions::router())
+    OpenApiRouter::new()
+        .merge(merchants::router())
+        .merge(promotions::router())
 }

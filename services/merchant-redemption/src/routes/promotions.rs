@@ -25,7 +25,10 @@ pub struct Promotion {
 #[utoipa::path(get, path = "/redemption/v1/promotions", tag = "promotions",
     responses((status = 200, body = Vec<Promotion>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_promotions(State(ctx): State<Context>, user: AuthUser) -> ApiResult<ApiJson<Vec<Promotion>>> {
+async fn list_promotions(
+    State(ctx): State<Context>,
+    user: AuthUser,
+) -> ApiResult<ApiJson<Vec<Promotion>>> {
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let rows = sqlx::query_as::<_, Promotion>(
         "SELECT id, name, co_financing_percent, starts_on, ends_on FROM promotions ORDER BY starts_on, name",

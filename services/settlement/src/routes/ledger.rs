@@ -8,7 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<Context> {
-    OpenApiRouter::new().routes(routes!(list_accounts)).routes(routes!(audit_ledger))
+    OpenApiRouter::new()
+        .routes(routes!(list_accounts))
+        .routes(routes!(audit_ledger))
 }
 
 #[derive(Serialize, ToSchema, sqlx::FromRow)]
@@ -34,7 +36,10 @@ pub struct AuditResult {
 #[utoipa::path(get, path = "/settlement/v1/accounts", tag = "ledger",
     responses((status = 200, body = Vec<AccountBalance>), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_accounts(State(ctx): State<Context>, user: AuthUser) -> ApiResult<ApiJson<Vec<AccountBalance>>> {
+async fn list_accounts(
+    State(ctx): State<Context>,
+    user: AuthUser,
+) -> ApiResult<ApiJson<Vec<AccountBalance>>> {
     user.require(&[Role::TownAdmin, Role::Auditor])?;
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let rows = sqlx::query_as::<_, AccountBalance>(
@@ -52,7 +57,10 @@ async fn list_accounts(State(ctx): State<Context>, user: AuthUser) -> ApiResult<
 #[utoipa::path(get, path = "/settlement/v1/audit", tag = "ledger",
     responses((status = 200, body = AuditResult), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn audit_ledger(State(ctx): State<Context>, user: AuthUser) -> ApiResult<ApiJson<AuditResult>> {
+async fn audit_ledger(
+    State(ctx): State<Context>,
+    user: AuthUser,
+) -> ApiResult<ApiJson<AuditResult>> {
     user.require(&[Role::TownAdmin, Role::Auditor])?;
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let report = ledger::audit_town(&mut tx, user.town()).await?;
