@@ -47,10 +47,10 @@ impl Iban {
             return Err(IbanError::Malformed);
         }
         let country = &compact[..2];
-        if let Some((_, len)) = LENGTHS.iter().find(|(c, _)| *c == country) {
-            if b.len() != *len {
-                return Err(IbanError::WrongLength(country.to_owned()));
-            }
+        if let Some((_, len)) = LENGTHS.iter().find(|(c, _)| *c == country)
+            && b.len() != *len
+        {
+            return Err(IbanError::WrongLength(country.to_owned()));
         }
         let rearranged = compact[4..].bytes().chain(compact[..4].bytes());
         let rem = rearranged.fold(0u32, |acc, c| {

@@ -12,6 +12,7 @@ pub mod secret;
 pub mod serve;
 pub mod settings;
 pub mod telemetry;
+pub mod testing;
 
 pub use auth::{AuthUser, Claims, JwtKeys};
 pub use error::{ApiError, ApiResult};

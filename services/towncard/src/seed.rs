@@ -64,6 +64,17 @@ const MERCHANTS: &[(&str, &str, &str)] = &[
     ("Pokrajinski muzej Koper", "museum", "SI32101000123456789"),
 ];
 
+/// Code, names (sl, en, it), kind, validity hours, price.
+type ProductSeed = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<i32>,
+    &'static str,
+);
+
 pub struct Seeded {
     pub town: TownId,
     pub cards: Vec<CardNumber>,
@@ -113,7 +124,7 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<Seeded> {
         .await?;
     }
 
-    let products: &[(&str, &str, &str, &str, &str, Option<i32>, &str)] = &[
+    let products: &[ProductSeed] = &[
         (
             "KC24",
             "Koper Card 24 ur",

@@ -1,0 +1,124 @@
+//! Helpers for tests that run the real app: a context on a per-test database acting
+//! as the service role, a server on a free port, towns and staff to act as.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use kernel::{MerchantId, Role, TownId, UserId};
+use sqlx::PgPool;
+
+use crate::serve::{Context, connect_redis, metrics_handle};
+use crate::{JwtKeys, Settings};
+
+/// A context whose pool logs in as `towncard_app` to the test database behind `admin`.
+/// Redis is the real one at `REDIS_URL` (default 127.0.0.1:6379).
+pub async fn context(admin: &PgPool) -> Context {
+    crate::telemetry::init_for_tests();
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        settings.redis.url = crate::Secret::new(url);
+    }
+    context_with(admin, settings).await
+}
+
+pub async fn context_with(admin: &PgPool, settings: Settings) -> Context {
+    let db = crate::db::connect_as(admin, "towncard_app")
+        .await
+        .unwrap_or_else(|e| panic!("service role cannot connect: {e}"));
+    let redis = connect_redis(
+        settings.redis.url.expose(),
+        std::time::Duration::from_millis(settings.redis.response_timeout_ms),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    Context {
+        db,
+        redis,
+        jwt: Arc::new(JwtKeys::ephemeral(&settings.auth)),
+        settings: Arc::new(settings),
+        metrics: metrics_handle(),
+    }
+}
+
+/// Serves `app` on a free port in the background; returns `http://127.0.0.1:PORT`.
+pub async fn spawn(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    format!("http://{addr}")
+}
+
+/// Inserts a town as the owner and opens its journal lanes.
+pub async fn make_town(admin: &PgPool, slug: &str, code: i16) -> TownId {
+    let town = TownId::new();
+    sqlx::query(
+        "INSERT INTO towns (id, slug, code, name, iban) VALUES ($1, $2, $3, $2, 'SI56191000000123438')",
+    )
+    .bind(town.as_uuid())
+    .bind(slug)
+    .bind(code)
+    .execute(admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    ledger::init_town(&mut conn, town)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    town
+}
+
+pub async fn make_merchant(admin: &PgPool, town: TownId, name: &str) -> MerchantId {
+    let id = MerchantId::new();
+    sqlx::query("INSERT INTO merchants (id, town_id, name, iban) VALUES ($1, $2, $3, 'SI56191000000123438')")
+        .bind(id.as_uuid())
+        .bind(town.as_uuid())
+        .bind(name)
+        .execute(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    id
+}
+
+/// Inserts a staff user with this password (argon2-hashed) and returns their id.
+pub async fn make_staff(
+    admin: &PgPool,
+    town: TownId,
+    role: Role,
+    merchant: Option<MerchantId>,
+    email: &str,
+    password: &str,
+) -> UserId {
+    let id = UserId::new();
+    let hash = crate::password::hash(password).unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query(
+        "INSERT INTO staff_users (id, town_id, merchant_id, email, display_name, role, password_hash)
+         VALUES ($1, $2, $3, $4, $4, $5, $6)",
+    )
+    .bind(id.as_uuid())
+    .bind(town.as_uuid())
+    .bind(merchant.map(|m| m.as_uuid()))
+    .bind(email)
+    .bind(role.as_str())
+    .bind(hash)
+    .execute(admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    id
+}
+
+/// A bearer token for this role and scope, signed by the context's key.
+pub fn token(ctx: &Context, role: Role, town: TownId, merchant: Option<MerchantId>) -> String {
+    ctx.jwt
+        .issue(UserId::new().to_string(), role, town, merchant)
+        .unwrap_or_else(|e| panic!("{}", e.message))
+}
