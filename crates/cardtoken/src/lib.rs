@@ -126,6 +126,16 @@ pub fn parse(text: &str) -> Result<Unverified, TokenError> {
     })
 }
 
+/// The code a service answers with when a token's serial is older than the card's.
+pub const REPLACED_CODE: &str = "card_replaced";
+
+/// True when the card was replaced after this token was printed: a verified claim
+/// whose `token_serial` is below the card's current serial must be refused with
+/// [`REPLACED_CODE`]. (The signature is fine; the card has moved on.)
+pub fn is_superseded(claim: &Claim, current_token_serial: u32) -> bool {
+    claim.token_serial < current_token_serial
+}
+
 /// Verifies a token for `town_code` with the town's public keys (looked up by kid).
 pub fn verify(
     text: &str,
