@@ -16,6 +16,30 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    /// Card issuing: how town QR signing keys are sealed at rest.
+    #[serde(default)]
+    pub issuing: IssuingSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IssuingSettings {
+    /// Key-encryption key (64 hex digits = 32 bytes) that seals the towns' QR signing
+    /// keys in `town_keys.sealed_private_key` (ChaCha20-Poly1305, see docs/qr-token.md).
+    /// The default is a public development key: set `TOWNCARD__ISSUING__KEY_ENCRYPTION_KEY`
+    /// in production, and keep it out of the database's backups.
+    pub key_encryption_key: Secret<String>,
+}
+
+/// The development key-encryption key; never use it in production.
+pub const DEV_KEY_ENCRYPTION_KEY: &str =
+    "746f776e636172642d6465762d6b65792d656e6372797074696f6e2d6b657921";
+
+impl Default for IssuingSettings {
+    fn default() -> Self {
+        IssuingSettings {
+            key_encryption_key: Secret::new(DEV_KEY_ENCRYPTION_KEY.into()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -95,6 +119,7 @@ impl Default for Settings {
                 format: "json".into(),
                 filter: "info,sqlx=warn".into(),
             },
+            issuing: IssuingSettings::default(),
         }
     }
 }
@@ -149,6 +174,10 @@ impl Settings {
         }
         if !(60..=86_400).contains(&self.auth.access_token_ttl_secs) {
             return bad("auth.access_token_ttl_secs must be between 60 and 86400".into());
+        }
+        let kek = self.issuing.key_encryption_key.expose();
+        if kek.len() != 64 || !kek.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return bad("issuing.key_encryption_key must be 64 hex digits".into());
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return bad("log.format must be json or pretty".into());

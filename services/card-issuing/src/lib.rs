@@ -5,15 +5,20 @@ use platform::Context;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod db;
+pub mod demo;
+pub mod domain;
 pub mod routes;
+pub mod web;
 
-/// Path prefix this service owns behind the reverse proxy.
+/// Path prefix this service owns behind the reverse proxy (plus `/c/` for card pages).
 pub const PREFIX: &str = "issuing";
 
 #[derive(OpenApi)]
 #[openapi(info(
     title = "towncard card-issuing",
-    description = "Card products, cards, QR tokens."
+    description = "Card products, cards, signed QR tokens and images, print batches, the card \
+                   lifecycle, town QR keys and the visitor's card page."
 ))]
 struct ApiDoc;
 
@@ -21,6 +26,7 @@ struct ApiDoc;
 pub fn api() -> (Router<Context>, utoipa::openapi::OpenApi) {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router())
+        .merge(web::router())
         .split_for_parts();
     (router, platform::docs::complete(api))
 }
