@@ -156,6 +156,9 @@ impl From<ledger::LedgerError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(status, "payload_too_large", "the request body is too large");
+        }
         let code = match r {
             JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
             JsonRejection::JsonSyntaxError(_) => "malformed_json",

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the full test suite against the real Postgres and Redis on this machine
+# (each test gets its own database) and the real browser.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. deploy/lib.sh
+ensure_services
+ensure_packages
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+cargo test --workspace --no-fail-fast "$@"

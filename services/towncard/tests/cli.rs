@@ -1,0 +1,102 @@
+//! The admin CLI as a user runs it: `towncard seed-demo` then `towncard audit`, against
+//! a per-test database, including a tampered journal.
+
+use std::process::Command;
+
+use sqlx::PgPool;
+
+fn admin_url(admin: &PgPool) -> String {
+    let o = admin.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("postgres")
+    )
+}
+
+fn towncard(admin: &PgPool, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_towncard"))
+        .args(args)
+        .env("TOWNCARD__DATABASE__ADMIN_URL", admin_url(admin))
+        .env("TOWNCARD__LOG__FILTER", "warn")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn seed_is_idempotent_and_the_demo_passes_audit(admin: PgPool) {
+    let (ok, out) = towncard(&admin, &["seed-demo"]);
+    assert!(ok, "{out}");
+    let count = |sql: &'static str| {
+        let admin = admin.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&admin).await.unwrap_or(-1) }
+    };
+    let before = (
+        count("SELECT count(*) FROM merchants").await,
+        count("SELECT count(*) FROM cards").await,
+        count("SELECT count(*) FROM journal_transactions").await,
+    );
+    assert!(before.0 >= 3 && before.1 >= 10 && before.2 >= 1, "{before:?}");
+    assert_eq!(count("SELECT count(*) FROM promotions").await, 1);
+
+    let (ok, out) = towncard(&admin, &["seed-demo"]);
+    assert!(ok, "{out}");
+    let after = (
+        count("SELECT count(*) FROM merchants").await,
+        count("SELECT count(*) FROM cards").await,
+        count("SELECT count(*) FROM journal_transactions").await,
+    );
+    assert_eq!(before, after, "seeding twice changes nothing");
+
+    let (ok, out) = towncard(&admin, &["audit"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("audit passed"), "{out}");
+    let (ok, out) = towncard(&admin, &["audit", "--town", "koper"]);
+    assert!(ok, "{out}");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn audit_exits_non_zero_naming_the_edited_transaction(admin: PgPool) {
+    let (ok, out) = towncard(&admin, &["seed-demo"]);
+    assert!(ok, "{out}");
+    let victim: uuid::Uuid = sqlx::query_scalar("SELECT id FROM journal_transactions LIMIT 1")
+        .fetch_one(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = admin.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    for sql in [
+        "ALTER TABLE journal_transactions DISABLE TRIGGER journal_transactions_append_only",
+        "UPDATE journal_transactions SET memo = memo || ' (edited)'",
+        "ALTER TABLE journal_transactions ENABLE TRIGGER journal_transactions_append_only",
+    ] {
+        sqlx::query(sql).execute(&mut *tx).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out) = towncard(&admin, &["audit"]);
+    assert!(!ok, "audit must fail: {out}");
+    assert!(out.contains(&victim.to_string()), "{out}");
+    assert!(out.contains("audit FAILED"), "{out}");
+}
+
+#[test]
+fn keys_generate_writes_a_usable_key() {
+    let dir = std::env::temp_dir().join(format!("towncard-cli-keys-{}", uuid::Uuid::new_v4()));
+    let out = Command::new(env!("CARGO_BIN_EXE_towncard"))
+        .args(["keys", "generate", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success());
+    let kid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(kid.starts_with("ed-"), "{kid}");
+    let pem = std::fs::read_to_string(dir.join(format!("{kid}.pem"))).unwrap_or_default();
+    assert!(pem.contains("BEGIN PRIVATE KEY"));
+    let mut s = platform::Settings::default().auth;
+    s.keys_dir = dir.clone();
+    assert!(platform::JwtKeys::load(&s).is_ok());
+    let _ = std::fs::remove_dir_all(dir);
+}
