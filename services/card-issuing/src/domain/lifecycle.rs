@@ -285,7 +285,7 @@ mod tests {
         );
         let e = apply(Action::Erase, &n, v, now, code).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            (e.holder_name, e.holder_email, e.erased_at),
+            (e.holder_name.clone(), e.holder_email.clone(), e.erased_at),
             (None, None, Some(now))
         );
         let x = apply(Action::Expire, &e, v, now, code).unwrap_or_else(|e| panic!("{e}"));
