@@ -85,6 +85,18 @@ pub async fn ensure_account(
     conn: &mut PgConnection,
     acct: &NewAccount,
 ) -> Result<AccountId, LedgerError> {
+    ensure_account_with_shards(conn, acct, acct.kind.default_shards()).await
+}
+
+/// As [`ensure_account`], with an explicit shard count (benchmarks, unusual accounts).
+pub async fn ensure_account_with_shards(
+    conn: &mut PgConnection,
+    acct: &NewAccount,
+    shards: i16,
+) -> Result<AccountId, LedgerError> {
+    if !(1..=64).contains(&shards) {
+        return Err(LedgerError::Invalid("an account has 1 to 64 shards".into()));
+    }
     if let Some(id) = find_account(conn, acct.town, acct.kind, acct.owner).await? {
         return Ok(id);
     }
@@ -102,7 +114,7 @@ pub async fn ensure_account(
         acct.name,
         kind.currency(),
         kind.non_negative(),
-        kind.default_shards(),
+        shards,
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -118,7 +130,7 @@ pub async fn ensure_account(
         id.as_uuid(),
         acct.town.as_uuid(),
         kind.non_negative(),
-        kind.default_shards(),
+        shards,
     )
     .execute(&mut *conn)
     .await?;

@@ -14,7 +14,9 @@ mod error;
 mod hash;
 mod posting;
 
-pub use account::{Account, AccountKind, NewAccount, balance_of, ensure_account, find_account};
+pub use account::{
+    Account, AccountKind, NewAccount, balance_of, ensure_account, ensure_account_with_shards, find_account,
+};
 pub use audit::{AuditFinding, AuditReport, audit, audit_town};
 pub use error::LedgerError;
 pub use posting::{Entry, Posted, Posting, PostingKind, post, transaction_entries};
