@@ -17,11 +17,11 @@ ensure_services() {
 }
 
 # apt packages the tests and reports need, installed only when missing.
+# (pgbench ships with the Postgres server: /usr/lib/postgresql/*/bin/pgbench.)
 ensure_packages() {
     local missing=()
     command -v chromium >/dev/null || missing+=(chromium)
     command -v xmllint >/dev/null || missing+=(libxml2-utils)
-    command -v pgbench >/dev/null || missing+=(postgresql-contrib)
     command -v pdftoppm >/dev/null || missing+=(poppler-utils)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing ${missing[*]}"
