@@ -18,11 +18,19 @@ const CLIENTS: usize = 32;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let base = std::env::var("BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let base =
+        std::env::var("BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let admin = PgPool::connect(&format!("{base}/postgres")).await?;
-    admin.execute("DROP DATABASE IF EXISTS towncard_bench_ledger WITH (FORCE)").await?;
-    admin.execute("CREATE DATABASE towncard_bench_ledger").await?;
+    admin
+        .execute("DROP DATABASE IF EXISTS towncard_bench_ledger WITH (FORCE)")
+        .await?;
+    admin
+        .execute("CREATE DATABASE towncard_bench_ledger")
+        .await?;
     let owner = PgPool::connect(&format!("{base}/towncard_bench_ledger")).await?;
     sqlx::migrate!("../../migrations").run(&owner).await?;
     let town = TownId::new();
@@ -32,23 +40,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let app = PgPoolOptions::new()
         .max_connections(CLIENTS as u32)
-        .connect(&format!("{}/towncard_bench_ledger", base.replace("postgres@", "towncard_app@")))
+        .connect(&format!(
+            "{}/towncard_bench_ledger",
+            base.replace("postgres@", "towncard_app@")
+        ))
         .await?;
 
     println!("ledger hot-account benchmark: {CLIENTS} concurrent clients, {secs} s per scenario");
     let one_sharded = scenario(&app, town, "one budget, 16 shards", 1, 16, secs).await?;
     let one_row = scenario(&app, town, "one budget, 1 shard (one hot row)", 1, 1, secs).await?;
-    let spread = scenario(&app, town, "16 budgets (spread), 16 shards each", 16, 16, secs).await?;
-    println!("ratio one budget sharded / spread: {:.2}", one_sharded / spread);
-    println!("ratio one budget sharded / one hot row: {:.2}", one_sharded / one_row);
+    let spread = scenario(
+        &app,
+        town,
+        "16 budgets (spread), 16 shards each",
+        16,
+        16,
+        secs,
+    )
+    .await?;
+    println!(
+        "ratio one budget sharded / spread: {:.2}",
+        one_sharded / spread
+    );
+    println!(
+        "ratio one budget sharded / one hot row: {:.2}",
+        one_sharded / one_row
+    );
 
     let mut conn = owner.acquire().await?;
     let report = ledger::audit(&mut conn).await?;
-    println!("audit after {} transactions: {}", report.transactions, if report.is_clean() { "clean" } else { "FAILED" });
+    println!(
+        "audit after {} transactions: {}",
+        report.transactions,
+        if report.is_clean() { "clean" } else { "FAILED" }
+    );
     drop(conn);
     owner.close().await;
     app.close().await;
-    admin.execute("DROP DATABASE IF EXISTS towncard_bench_ledger WITH (FORCE)").await?;
+    admin
+        .execute("DROP DATABASE IF EXISTS towncard_bench_ledger WITH (FORCE)")
+        .await?;
     Ok(())
 }
 
@@ -59,15 +90,28 @@ struct Accounts {
     granted: AccountId,
 }
 
-async fn open(pool: &PgPool, town: TownId, kind: AccountKind, shards: i16) -> Result<AccountId, Box<dyn std::error::Error>> {
+async fn open(
+    pool: &PgPool,
+    town: TownId,
+    kind: AccountKind,
+    shards: i16,
+) -> Result<AccountId, Box<dyn std::error::Error>> {
     let mut tx = platform_free_begin(pool, town).await?;
-    let acct = NewAccount { town, kind, owner: Some(uuid::Uuid::new_v4()), name: kind.as_str().into() };
+    let acct = NewAccount {
+        town,
+        kind,
+        owner: Some(uuid::Uuid::new_v4()),
+        name: kind.as_str().into(),
+    };
     let id = ledger::ensure_account_with_shards(&mut tx, &acct, shards).await?;
     tx.commit().await?;
     Ok(id)
 }
 
-async fn platform_free_begin(pool: &PgPool, town: TownId) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+async fn platform_free_begin(
+    pool: &PgPool,
+    town: TownId,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT set_config('towncard.town_id', $1, true)")
         .bind(town.to_string())
@@ -95,21 +139,34 @@ async fn scenario(
         let b = open(pool, town, AccountKind::PromotionBudget, shards).await?;
         let mut tx = platform_free_begin(pool, town).await?;
         let amount = Decimal::new(100_000_000, 2);
-        ledger::post(&mut tx, &Posting {
-            town,
-            idempotency_key: format!("fund-{b}"),
-            kind: PostingKind::BudgetFunding,
-            memo: String::new(),
-            reverses: None,
-            entries: vec![Entry { account: funding, amount: -amount }, Entry { account: b, amount }],
-        })
+        ledger::post(
+            &mut tx,
+            &Posting {
+                town,
+                idempotency_key: format!("fund-{b}"),
+                kind: PostingKind::BudgetFunding,
+                memo: String::new(),
+                reverses: None,
+                entries: vec![
+                    Entry {
+                        account: funding,
+                        amount: -amount,
+                    },
+                    Entry { account: b, amount },
+                ],
+            },
+        )
         .await?;
         tx.commit().await?;
         accts.budgets.push(b);
     }
     for _ in 0..50 {
-        accts.receivables.push(open(pool, town, AccountKind::MerchantReceivable, 4).await?);
-        accts.own.push(open(pool, town, AccountKind::MerchantOwnDiscount, 4).await?);
+        accts
+            .receivables
+            .push(open(pool, town, AccountKind::MerchantReceivable, 4).await?);
+        accts
+            .own
+            .push(open(pool, town, AccountKind::MerchantOwnDiscount, 4).await?);
     }
     let accts = Arc::new(accts);
     let done = Arc::new(AtomicU64::new(0));
@@ -117,7 +174,8 @@ async fn scenario(
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
-        let (pool, accts, done, failed) = (pool.clone(), accts.clone(), done.clone(), failed.clone());
+        let (pool, accts, done, failed) =
+            (pool.clone(), accts.clone(), done.clone(), failed.clone());
         let name = name.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut n = 0usize;
@@ -133,10 +191,22 @@ async fn scenario(
                     memo: String::new(),
                     reverses: None,
                     entries: vec![
-                        Entry { account: budget, amount: -muni },
-                        Entry { account: accts.receivables[m], amount: muni },
-                        Entry { account: accts.own[m], amount: own },
-                        Entry { account: accts.granted, amount: -own },
+                        Entry {
+                            account: budget,
+                            amount: -muni,
+                        },
+                        Entry {
+                            account: accts.receivables[m],
+                            amount: muni,
+                        },
+                        Entry {
+                            account: accts.own[m],
+                            amount: own,
+                        },
+                        Entry {
+                            account: accts.granted,
+                            amount: -own,
+                        },
                     ],
                 };
                 let ok = async {

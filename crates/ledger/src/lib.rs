@@ -15,7 +15,8 @@ mod hash;
 mod posting;
 
 pub use account::{
-    Account, AccountKind, NewAccount, balance_of, ensure_account, ensure_account_with_shards, find_account,
+    Account, AccountKind, NewAccount, balance_of, ensure_account, ensure_account_with_shards,
+    find_account,
 };
 pub use audit::{AuditFinding, AuditReport, audit, audit_town};
 pub use error::LedgerError;

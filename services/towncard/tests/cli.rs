@@ -23,7 +23,11 @@ fn towncard(admin: &PgPool, args: &[&str]) -> (bool, String) {
         .env("TOWNCARD__LOG__FILTER", "warn")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -33,14 +37,22 @@ async fn seed_is_idempotent_and_the_demo_passes_audit(admin: PgPool) {
     assert!(ok, "{out}");
     let count = |sql: &'static str| {
         let admin = admin.clone();
-        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&admin).await.unwrap_or(-1) }
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&admin)
+                .await
+                .unwrap_or(-1)
+        }
     };
     let before = (
         count("SELECT count(*) FROM merchants").await,
         count("SELECT count(*) FROM cards").await,
         count("SELECT count(*) FROM journal_transactions").await,
     );
-    assert!(before.0 >= 3 && before.1 >= 10 && before.2 >= 1, "{before:?}");
+    assert!(
+        before.0 >= 3 && before.1 >= 10 && before.2 >= 1,
+        "{before:?}"
+    );
     assert_eq!(count("SELECT count(*) FROM promotions").await, 1);
 
     let (ok, out) = towncard(&admin, &["seed-demo"]);
@@ -73,7 +85,10 @@ async fn audit_exits_non_zero_naming_the_edited_transaction(admin: PgPool) {
         "UPDATE journal_transactions SET memo = memo || ' (edited)'",
         "ALTER TABLE journal_transactions ENABLE TRIGGER journal_transactions_append_only",
     ] {
-        sqlx::query(sql).execute(&mut *tx).await.unwrap_or_else(|e| panic!("{e}"));
+        sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
     let (ok, out) = towncard(&admin, &["audit"]);

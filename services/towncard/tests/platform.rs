@@ -23,7 +23,15 @@ async fn json_of(r: reqwest::Response) -> (StatusCode, Value) {
 async fn staff_log_in_with_their_password_only(admin: PgPool) {
     let (base, _ctx) = app(&admin).await;
     let town = make_town(&admin, "koper", 101).await;
-    make_staff(&admin, town, Role::TownAdmin, None, "Admin@Koper.test", "s3cret-pass").await;
+    make_staff(
+        &admin,
+        town,
+        Role::TownAdmin,
+        None,
+        "Admin@Koper.test",
+        "s3cret-pass",
+    )
+    .await;
     let http = reqwest::Client::new();
     let login = |email: &str, pw: &str, town: &str| {
         http.post(format!("{base}/auth/login"))
@@ -31,7 +39,12 @@ async fn staff_log_in_with_their_password_only(admin: PgPool) {
             .send()
     };
 
-    let (status, body) = json_of(login("admin@koper.test", "s3cret-pass", "koper").await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, body) = json_of(
+        login("admin@koper.test", "s3cret-pass", "koper")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["role"], "town_admin");
     assert_eq!(body["town_id"], town.to_string());
@@ -42,20 +55,39 @@ async fn staff_log_in_with_their_password_only(admin: PgPool) {
         ("nobody@koper.test", "s3cret-pass", "koper"),
         ("admin@koper.test", "s3cret-pass", "piran"),
     ] {
-        let (status, body) = json_of(login(email, pw, town).await.unwrap_or_else(|e| panic!("{e}"))).await;
+        let (status, body) = json_of(
+            login(email, pw, town)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["code"], "invalid_credentials");
     }
 
-    let me = http.get(format!("{base}/auth/me")).bearer_auth(&access).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let me = http
+        .get(format!("{base}/auth/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let (status, body) = json_of(me).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["role"], "town_admin");
 
-    let none = http.get(format!("{base}/auth/me")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let none = http
+        .get(format!("{base}/auth/me"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(json_of(none).await.1["code"], "missing_token");
     let tampered = format!("{}x", &access[..access.len() - 1]);
-    let bad = http.get(format!("{base}/auth/me")).bearer_auth(tampered).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let bad = http
+        .get(format!("{base}/auth/me"))
+        .bearer_auth(tampered)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let (status, body) = json_of(bad).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "invalid_token");
@@ -87,32 +119,75 @@ async fn roles_and_towns_are_enforced(admin: PgPool) {
         .unwrap_or_else(|e| panic!("{e}"));
 
     let http = reqwest::Client::new();
-    let get = |path: &str, tok: &str| http.get(format!("{base}{path}")).bearer_auth(tok.to_owned()).send();
+    let get = |path: &str, tok: &str| {
+        http.get(format!("{base}{path}"))
+            .bearer_auth(tok.to_owned())
+            .send()
+    };
     let card_path = format!("/issuing/v1/cards/{}", number.digits());
 
     // Town B's operator finds the card; town A's does not even learn it exists.
     let tic_b = token(&ctx, Role::TicOperator, b, None);
     let tic_a = token(&ctx, Role::TicOperator, a, None);
-    assert_eq!(get(&card_path, &tic_b).await.map(|r| r.status()).ok(), Some(StatusCode::OK));
-    let (status, body) = json_of(get(&card_path, &tic_a).await.unwrap_or_else(|e| panic!("{e}"))).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("card_not_found")));
+    assert_eq!(
+        get(&card_path, &tic_b).await.map(|r| r.status()).ok(),
+        Some(StatusCode::OK)
+    );
+    let (status, body) = json_of(
+        get(&card_path, &tic_a)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("card_not_found"))
+    );
 
     // A typo in the number fails the check digit before any lookup.
-    let typo = format!("/issuing/v1/cards/{}", &number.digits().replacen('7', "1", 1));
+    let typo = format!(
+        "/issuing/v1/cards/{}",
+        &number.digits().replacen('7', "1", 1)
+    );
     let (status, body) = json_of(get(&typo, &tic_b).await.unwrap_or_else(|e| panic!("{e}"))).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("card_number_invalid")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("card_number_invalid"))
+    );
 
     // A merchant owner sees only its own merchant, and may not read the ledger.
     let owner = token(&ctx, Role::MerchantOwner, a, Some(shop));
-    let (status, body) = json_of(get("/redemption/v1/merchants", &owner).await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, body) = json_of(
+        get("/redemption/v1/merchants", &owner)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.as_array().map(Vec::len), Some(1));
     assert_eq!(body[0]["name"], "Shop A1");
     let admin_a = token(&ctx, Role::TownAdmin, a, None);
-    let (_, body) = json_of(get("/redemption/v1/merchants", &admin_a).await.unwrap_or_else(|e| panic!("{e}"))).await;
-    assert_eq!(body.as_array().map(Vec::len), Some(2), "town A's admin sees A's two merchants only");
-    let (status, body) = json_of(get("/settlement/v1/accounts", &owner).await.unwrap_or_else(|e| panic!("{e}"))).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden_role")));
+    let (_, body) = json_of(
+        get("/redemption/v1/merchants", &admin_a)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    assert_eq!(
+        body.as_array().map(Vec::len),
+        Some(2),
+        "town A's admin sees A's two merchants only"
+    );
+    let (status, body) = json_of(
+        get("/settlement/v1/accounts", &owner)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden_role"))
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -121,11 +196,24 @@ async fn every_error_has_the_envelope_and_a_request_id(admin: PgPool) {
     let town = make_town(&admin, "env", 103).await;
     let http = reqwest::Client::new();
 
-    let r = http.get(format!("{base}/no/such/route")).header("x-request-id", "abc-123").send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("abc-123"));
+    let r = http
+        .get(format!("{base}/no/such/route"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("abc-123")
+    );
     let (status, body) = json_of(r).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body, json!({ "code": "not_found", "message": "no such route", "request_id": "abc-123" }));
+    assert_eq!(
+        body,
+        json!({ "code": "not_found", "message": "no such route", "request_id": "abc-123" })
+    );
 
     let r = http
         .post(format!("{base}/auth/login"))
@@ -134,9 +222,16 @@ async fn every_error_has_the_envelope_and_a_request_id(admin: PgPool) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let generated = r.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let generated = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (status, body) = json_of(r).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_json")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_json"))
+    );
     assert_eq!(body["request_id"].as_str().map(str::to_owned), generated);
 
     let r = http
@@ -146,25 +241,55 @@ async fn every_error_has_the_envelope_and_a_request_id(admin: PgPool) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let (status, body) = json_of(r).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
 
     let huge = json!({ "town": "env", "email": "x@y", "password": "p".repeat(400 * 1024) });
-    let r = http.post(format!("{base}/auth/login")).json(&huge).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = http
+        .post(format!("{base}/auth/login"))
+        .json(&huge)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let (status, body) = json_of(r).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["code"], "payload_too_large");
 
     let tok = token(&ctx, Role::Auditor, town, None);
-    let r = http.get(format!("{base}/issuing/v1/cards/%FF%FE")).bearer_auth(tok).send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(r.status().is_client_error(), "bad path bytes are a client error, got {}", r.status());
+    let r = http
+        .get(format!("{base}/issuing/v1/cards/%FF%FE"))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.status().is_client_error(),
+        "bad path bytes are a client error, got {}",
+        r.status()
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn health_readiness_metrics_and_docs(admin: PgPool) {
     let (base, ctx) = app(&admin).await;
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{base}/healthz")).send().await.map(|r| r.status()).ok(), Some(StatusCode::OK));
-    let (status, body) = json_of(http.get(format!("{base}/readyz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .map(|r| r.status())
+            .ok(),
+        Some(StatusCode::OK)
+    );
+    let (status, body) = json_of(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({ "postgres": "ok", "redis": "ok" }));
 
@@ -177,21 +302,44 @@ async fn health_readiness_metrics_and_docs(admin: PgPool) {
             .json()
             .await
             .unwrap_or(Value::Null);
-        let paths = doc["paths"].as_object().map(|p| p.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
-        assert!(paths.iter().any(|p| p.starts_with(&format!("/{prefix}/"))), "{prefix}: {paths:?}");
+        let paths = doc["paths"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        assert!(
+            paths.iter().any(|p| p.starts_with(&format!("/{prefix}/"))),
+            "{prefix}: {paths:?}"
+        );
         assert!(paths.contains(&"/auth/login".to_owned()));
-        let page = http.get(format!("{base}/{prefix}/docs/")).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let page = http
+            .get(format!("{base}/{prefix}/docs/"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(page.status(), StatusCode::OK);
         assert!(page.text().await.unwrap_or_default().contains("swagger"));
     }
 
-    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/readyz\""));
 
     // With Postgres gone, readiness says so.
     ctx.db.close().await;
-    let (status, body) = json_of(http.get(format!("{base}/readyz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, body) = json_of(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["postgres"], "unreachable");
 }
@@ -200,7 +348,16 @@ async fn health_readiness_metrics_and_docs(admin: PgPool) {
 async fn readiness_fails_when_redis_goes_away(admin: PgPool) {
     let port = free_port();
     let mut redis = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("redis-server: {e}"));
@@ -210,10 +367,23 @@ async fn readiness_fails_when_redis_goes_away(admin: PgPool) {
     let ctx = platform::testing::context_with(&admin, settings).await;
     let base = spawn(towncard::all_in_one::router(ctx)).await;
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{base}/readyz")).send().await.map(|r| r.status()).ok(), Some(StatusCode::OK));
+    assert_eq!(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status())
+            .ok(),
+        Some(StatusCode::OK)
+    );
     let _ = redis.kill();
     let _ = redis.wait();
-    let (status, body) = json_of(http.get(format!("{base}/readyz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, body) = json_of(
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["redis"], "unreachable");
     assert_eq!(body["postgres"], "ok");
