@@ -1,11 +1,62 @@
-use platform::Context;
+use axum::http::HeaderMap;
+use platform::{ApiError, ApiResult, Context};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::ratelimit::{Rate, Verdict};
+use crate::state::App;
+
+mod devices;
 mod merchants;
 mod promotions;
+mod receipts;
+mod redeem;
+mod reversals;
+mod scan;
 
 pub fn router() -> OpenApiRouter<Context> {
     OpenApiRouter::new()
         .merge(merchants::router())
+        .merge(devices::router())
         .merge(promotions::router())
+        .merge(scan::router())
+        .merge(redeem::router())
+        .merge(reversals::router())
+        .merge(receipts::router())
+}
+
+/// The `Idempotency-Key` header: 1 to 100 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if key.is_empty() || key.len() > 100 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            "idempotency_key_required",
+            "send an Idempotency-Key header of 1 to 100 visible characters",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// Applies a velocity limit; Redis being down lets the request through.
+pub async fn throttle(app: &App, ctx: &Context, key: &str, rate: Rate) -> ApiResult<()> {
+    match app.limiter.check(&ctx.redis, key, rate).await {
+        Verdict::Limited(wait_ms) => Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many attempts; retry in {} s", wait_ms.div_ceil(1000)),
+        )),
+        Verdict::Allowed | Verdict::FailedOpen => Ok(()),
+    }
+}
+
+/// The card id a token names (unverified: only to key the velocity limit).
+pub fn token_card(token: Option<&str>, number: Option<&str>) -> String {
+    token
+        .and_then(|t| cardtoken::parse(t).ok())
+        .map(|u| u.claim.card_id.to_string())
+        .or_else(|| number.map(|n| n.chars().filter(char::is_ascii_digit).collect()))
+        .unwrap_or_default()
 }

@@ -1,0 +1,195 @@
+//! Load generator: N simulated tablets doing scan + redeem against a running
+//! merchant-redemption over HTTP. Sets up its own town (QR key, cards, merchants,
+//! staff, promotions) through the owner's database connection, logs in each
+//! tablet through `/auth/login`, then runs for a fixed time and prints rates and
+//! latency percentiles. See deploy/bench/redemption.sh.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use ed25519_dalek::SigningKey;
+use kernel::{CardId, CardNumber};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// The service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:18080")]
+    url: String,
+    /// The database owner's URL (for setting up the bench town).
+    #[arg(long, env = "BENCH_ADMIN_URL", default_value = "postgres://postgres@127.0.0.1:5432/towncard_bench")]
+    admin_url: String,
+    #[arg(long, default_value_t = 32)]
+    tablets: usize,
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// `hot`: every tablet redeems one promotion (one budget); `spread`: one promotion per tablet.
+    #[arg(long, default_value = "spread")]
+    mode: String,
+    /// Cards per tablet (each card is redeemed once: the promotion allows one a day).
+    #[arg(long, default_value_t = 4000)]
+    cards: usize,
+}
+
+const PASSWORD: &str = "bench-password-2026";
+
+struct Tablet {
+    token: String,
+    promotion: Uuid,
+    cards: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let admin = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&args.admin_url).await.context("admin database")?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.tablets * 2).build()?;
+    let tablets = setup(&admin, &http, &args).await?;
+    println!("setup done: {} tablets, mode {}, {} cards each", tablets.len(), args.mode, args.cards);
+
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let ok = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for (i, t) in tablets.into_iter().enumerate() {
+        let (http, url, ok, refused) = (http.clone(), args.url.clone(), ok.clone(), refused.clone());
+        handles.push(tokio::spawn(async move {
+            let (mut scans, mut redeems) = (Vec::new(), Vec::new());
+            for (n, card) in t.cards.iter().enumerate() {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let basket = format!("{}.{:02}", 5 + (n % 40), n % 100);
+                let started = Instant::now();
+                let scan = http.post(format!("{url}/redemption/v1/scan")).bearer_auth(&t.token)
+                    .json(&json!({"token": card, "basket": basket})).send().await;
+                scans.push(started.elapsed());
+                if !matches!(&scan, Ok(r) if r.status().is_success()) {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let started = Instant::now();
+                let r = http.post(format!("{url}/redemption/v1/redemptions")).bearer_auth(&t.token)
+                    .header("Idempotency-Key", format!("bench-{i}-{n}"))
+                    .json(&json!({"token": card, "promotion_id": t.promotion, "basket": basket})).send().await;
+                redeems.push(started.elapsed());
+                match r {
+                    Ok(r) if r.status().as_u16() == 201 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => refused.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+            (scans, redeems)
+        }));
+    }
+    let started = Instant::now();
+    let (mut scans, mut redeems) = (Vec::new(), Vec::new());
+    for h in handles {
+        let (s, r) = h.await?;
+        scans.extend(s);
+        redeems.extend(r);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = ok.load(Ordering::Relaxed);
+    println!("mode={} tablets={} seconds={secs:.1}", args.mode, args.tablets);
+    println!("redemptions_ok={n} refused_or_failed={} redemptions_per_s={:.1}", refused.load(Ordering::Relaxed), n as f64 / secs);
+    println!("scan_ms p50={:.2} p99={:.2}", pct(&mut scans, 0.50), pct(&mut scans, 0.99));
+    println!("redeem_ms p50={:.2} p99={:.2}", pct(&mut redeems, 0.50), pct(&mut redeems, 0.99));
+    println!("RESULT {} {:.1} {:.2} {:.2}", args.mode, n as f64 / secs, pct(&mut scans, 0.99), pct(&mut redeems, 0.99));
+    Ok(())
+}
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i].as_secs_f64() * 1e3
+}
+
+async fn setup(admin: &PgPool, http: &reqwest::Client, args: &Args) -> anyhow::Result<Vec<Tablet>> {
+    let code: i16 = sqlx::query_scalar("SELECT min(c)::smallint FROM generate_series(100, 999) c WHERE c NOT IN (SELECT code FROM towns)")
+        .fetch_one(admin).await?;
+    let town = Uuid::now_v7();
+    let slug = format!("bench-{code}");
+    sqlx::query("INSERT INTO towns (id, slug, code, name, iban) VALUES ($1, $2, $3, $2, 'SI56191000000123438')")
+        .bind(town).bind(&slug).bind(code).execute(admin).await?;
+    let mut conn = admin.acquire().await?;
+    ledger::init_town(&mut conn, kernel::TownId::from_uuid(town)).await?;
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let kid = format!("b{code}");
+    sqlx::query("INSERT INTO town_keys (kid, town_id, public_key) VALUES ($1, $2, $3)")
+        .bind(&kid).bind(town).bind(key.verifying_key().as_bytes().to_vec()).execute(admin).await?;
+    let product = Uuid::now_v7();
+    sqlx::query("INSERT INTO card_products (id, town_id, code, names, kind) VALUES ($1, $2, 'RES', '{}', 'annual')")
+        .bind(product).bind(town).execute(admin).await?;
+
+    let promotions = if args.mode == "hot" { 1 } else { args.tablets };
+    let mut promo_ids = Vec::new();
+    for p in 0..promotions {
+        let id = Uuid::now_v7();
+        let rules = json!({"benefit": {"kind": "percent", "value": "10"}, "max_discount": "20.00", "per_card_per_day": 1});
+        sqlx::query("INSERT INTO promotions (id, town_id, name, co_financing_percent, rules, starts_on, ends_on)
+                     VALUES ($1, $2, $3, 50, $4, current_date - 1, current_date + 30)")
+            .bind(id).bind(town).bind(format!("Bench {p}")).bind(rules).execute(admin).await?;
+        fund(&mut conn, town, id).await?;
+        promo_ids.push(id);
+    }
+    let hash = platform::password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut tablets = Vec::new();
+    for i in 0..args.tablets {
+        let merchant = Uuid::now_v7();
+        sqlx::query("INSERT INTO merchants (id, town_id, name, iban) VALUES ($1, $2, $3, 'SI56191000000123438')")
+            .bind(merchant).bind(town).bind(format!("Shop {i}")).execute(admin).await?;
+        let promotion = promo_ids[i % promo_ids.len()];
+        sqlx::query("INSERT INTO promotion_merchants (town_id, promotion_id, merchant_id, status) VALUES ($1, $2, $3, 'approved')")
+            .bind(town).bind(promotion).bind(merchant).execute(admin).await?;
+        let email = format!("till{i}@{slug}.bench");
+        sqlx::query("INSERT INTO staff_users (id, town_id, merchant_id, email, display_name, role, password_hash)
+                     VALUES ($1, $2, $3, $4, $4, 'merchant_staff', $5)")
+            .bind(Uuid::now_v7()).bind(town).bind(merchant).bind(&email).bind(&hash).execute(admin).await?;
+        let login: Value = http.post(format!("{}/auth/login", args.url))
+            .json(&json!({"town": slug, "email": email, "password": PASSWORD})).send().await?.json().await?;
+        let token = login["access_token"].as_str().context("login failed")?.to_owned();
+        let first = (i * args.cards + 1) as u32;
+        let cards = insert_cards(admin, town, product, code as u16, first, args.cards, &kid, &key).await?;
+        tablets.push(Tablet { token, promotion, cards });
+    }
+    Ok(tablets)
+}
+
+async fn fund(conn: &mut sqlx::PgConnection, town: Uuid, promo: Uuid) -> anyhow::Result<()> {
+    use ledger::{AccountKind, Entry, NewAccount, Posting, PostingKind};
+    let town = kernel::TownId::from_uuid(town);
+    let open = |kind, owner| NewAccount { town, kind, owner, name: "bench".into() };
+    let funding = ledger::ensure_account(conn, &open(AccountKind::MunicipalityFunding, None)).await?;
+    let budget = ledger::ensure_account(conn, &open(AccountKind::PromotionBudget, Some(promo))).await?;
+    let a = rust_decimal::Decimal::from(10_000_000);
+    ledger::post(conn, &Posting {
+        town, idempotency_key: format!("bench-fund:{promo}"), kind: PostingKind::BudgetFunding, memo: String::new(), reverses: None,
+        entries: vec![Entry { account: funding, amount: -a }, Entry { account: budget, amount: a }],
+    }).await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_cards(
+    admin: &PgPool, town: Uuid, product: Uuid, code: u16, first: u32, n: usize, kid: &str, key: &SigningKey,
+) -> anyhow::Result<Vec<String>> {
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    let serials: Vec<i32> = (0..n).map(|i| first as i32 + i as i32).collect();
+    let numbers = serials.iter().map(|s| CardNumber::new(code, *s as u32).map(|c| c.digits())).collect::<Result<Vec<_>, _>>()?;
+    let pages: Vec<String> = ids.iter().map(|i| i.simple().to_string()).collect();
+    sqlx::query("INSERT INTO cards (id, town_id, product_id, serial, number, status, page_code)
+                 SELECT i, $1, $2, s, n, 'active', p FROM UNNEST($3::uuid[], $4::int[], $5::text[], $6::text[]) AS u(i, s, n, p)")
+        .bind(town).bind(product).bind(&ids).bind(&serials).bind(&numbers).bind(&pages).execute(admin).await?;
+    Ok(ids.iter().map(|id| {
+        let claim = cardtoken::Claim { town_code: code, card_id: CardId::from_uuid(*id), token_serial: 1 };
+        cardtoken::encode(&claim, kid, key)
+    }).collect())
+}

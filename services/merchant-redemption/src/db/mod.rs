@@ -1,0 +1,9 @@
+//! Queries. Every function takes the caller's connection (its transaction, with
+//! the town set for row-level security).
+
+pub mod cards;
+pub mod counters;
+pub mod devices;
+pub mod promotions;
+pub mod redemptions;
+pub mod towns;

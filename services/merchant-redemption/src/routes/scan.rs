@@ -1,0 +1,53 @@
+use axum::Extension;
+use axum::extract::State;
+use kernel::Money;
+use platform::error::{ApiJson, ErrorBody};
+use platform::{ApiResult, AuthUser, Context, db};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::actor::Actor;
+use crate::service::card::CardRef;
+use crate::service::scan::{self, ScanResult};
+use crate::state::App;
+
+pub fn router() -> OpenApiRouter<Context> {
+    OpenApiRouter::new().routes(routes!(scan_card))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ScanRequest {
+    /// The QR text (`TC1:...`).
+    pub token: Option<String>,
+    /// Or the printed card number, typed in.
+    pub card_number: Option<String>,
+    /// The basket, to compute each offer's discount (e.g. "24.90").
+    #[schema(value_type = Option<String>)]
+    pub basket: Option<Money>,
+}
+
+/// Verify a card and list what this shop can give it now.
+#[utoipa::path(post, path = "/redemption/v1/scan", tag = "redemption", request_body = ScanRequest,
+    responses((status = 200, body = ScanResult),
+              (status = 422, description = "token or card refused (e.g. card_replaced, card_expired)", body = ErrorBody),
+              (status = 429, description = "rate_limited", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn scan_card(
+    State(ctx): State<Context>,
+    Extension(app): Extension<App>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<ScanRequest>,
+) -> ApiResult<ApiJson<ScanResult>> {
+    let actor = Actor::merchant(&user)?;
+    app.ensure_events(&ctx);
+    if let Some(device) = actor.device {
+        super::throttle(&app, &ctx, &format!("rl:device:{device}"), app.config.device_rate).await?;
+    }
+    let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
+    let mut tx = db::begin_town(&ctx.db, actor.town).await?;
+    let result = scan::scan(&app, &ctx, &mut tx, &actor, card, req.basket, chrono::Utc::now()).await?;
+    tx.commit().await?;
+    Ok(ApiJson(result))
+}

@@ -1,0 +1,8 @@
+//! The use cases, between the routes and the db/ledger: each takes the caller's
+//! transaction and returns domain results or `ApiError`s.
+
+pub mod card;
+pub mod receipt;
+pub mod redeem;
+pub mod reverse;
+pub mod scan;

@@ -1,0 +1,110 @@
+//! What this service keeps in memory besides the platform `Context`: its settings,
+//! the caches, the rate limiter and the ids of ledger accounts already opened.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use kernel::{AccountId, TownId};
+use ledger::{AccountKind, NewAccount};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::cache::Cache;
+use crate::ratelimit::{Limiter, Rate};
+
+/// Service settings, from `TOWNCARD_REDEMPTION_*` environment variables.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How long after a redemption it may still be voided.
+    pub void_window_secs: i64,
+    /// The same card redeemed at many shops within minutes is a cloned card.
+    pub card_rate: Rate,
+    pub device_rate: Rate,
+    /// PIN unlock and enrolment attempts per client IP.
+    pub login_rate: Rate,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            void_window_secs: 15 * 60,
+            card_rate: Rate { per_minute: 6, burst: 6 },
+            device_rate: Rate { per_minute: 600, burst: 120 },
+            login_rate: Rate { per_minute: 10, burst: 5 },
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Config {
+        let mut c = Config::default();
+        let num = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+        if let Some(v) = num("TOWNCARD_REDEMPTION_VOID_WINDOW_SECS") {
+            c.void_window_secs = i64::from(v);
+        }
+        if let Some(v) = num("TOWNCARD_REDEMPTION_CARD_PER_MINUTE") {
+            c.card_rate = Rate { per_minute: v, burst: v };
+        }
+        if let Some(v) = num("TOWNCARD_REDEMPTION_DEVICE_PER_MINUTE") {
+            c.device_rate = Rate { per_minute: v, burst: v.div_ceil(5).max(1) };
+        }
+        c
+    }
+}
+
+pub struct Shared {
+    pub config: Config,
+    pub cache: Cache,
+    pub limiter: Limiter,
+    events: OnceLock<()>,
+    accounts: Mutex<HashMap<(TownId, &'static str, Option<Uuid>), AccountId>>,
+}
+
+pub type App = Arc<Shared>;
+
+impl Shared {
+    pub fn new(config: Config) -> App {
+        Arc::new(Shared {
+            config,
+            cache: Cache::default(),
+            limiter: Limiter::default(),
+            events: OnceLock::new(),
+            accounts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Starts the cache-invalidating event subscription once, with the first
+    /// request (the Redis URL is in the context, which the router meets only then).
+    pub fn ensure_events(self: &Arc<Self>, ctx: &platform::Context) {
+        self.events.get_or_init(|| {
+            crate::events::spawn_subscriber(self.clone(), ctx.settings.redis.url.expose().clone());
+        });
+    }
+
+    /// The ledger account for (town, kind, owner), opened if missing. Ids of accounts
+    /// that existed before this transaction are remembered (accounts are never
+    /// deleted); one opened here is not, in case the transaction rolls back.
+    pub async fn account(
+        &self,
+        conn: &mut PgConnection,
+        town: TownId,
+        kind: AccountKind,
+        owner: Option<Uuid>,
+    ) -> Result<AccountId, ledger::LedgerError> {
+        let key = (town, kind.as_str(), owner);
+        if let Some(id) = self.accounts.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return Ok(id);
+        }
+        if let Some(id) = ledger::find_account(conn, town, kind, owner).await? {
+            if let Ok(mut m) = self.accounts.lock() {
+                m.insert(key, id);
+            }
+            return Ok(id);
+        }
+        let name = match owner {
+            Some(o) => format!("{} {o}", kind.as_str()),
+            None => kind.as_str().to_owned(),
+        };
+        ledger::ensure_account(conn, &NewAccount { town, kind, owner, name }).await
+    }
+}

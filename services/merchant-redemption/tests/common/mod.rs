@@ -1,0 +1,188 @@
+//! Shared test fixtures: a town with a QR key, a card product, cards, a merchant
+//! in a funded promotion, and HTTP helpers against the real router.
+
+#![allow(dead_code)]
+
+use ed25519_dalek::SigningKey;
+use kernel::{CardId, CardNumber, MerchantId, Role, TownId};
+use platform::Context;
+use platform::testing::{make_merchant, make_town, token};
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub struct Town {
+    pub id: TownId,
+    pub code: u16,
+    pub key: SigningKey,
+    pub kid: String,
+    pub product: Uuid,
+}
+
+pub async fn town(admin: &PgPool, slug: &str, code: i16) -> Town {
+    let id = make_town(admin, slug, code).await;
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let kid = format!("k{code}");
+    sqlx::query("INSERT INTO town_keys (kid, town_id, public_key) VALUES ($1, $2, $3)")
+        .bind(&kid)
+        .bind(id.as_uuid())
+        .bind(key.verifying_key().as_bytes().to_vec())
+        .execute(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let product = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO card_products (id, town_id, code, names, kind, validity_hours)
+         VALUES ($1, $2, 'KC48', '{}', 'tourist_hours', 48)",
+    )
+    .bind(product)
+    .bind(id.as_uuid())
+    .execute(admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    Town { id, code: code as u16, key, kid, product }
+}
+
+pub struct Card {
+    pub id: Uuid,
+    pub number: String,
+    pub token: String,
+}
+
+/// Inserts `n` active cards starting at `first` serial and returns their tokens.
+pub async fn cards(admin: &PgPool, t: &Town, first: u32, n: u32) -> Vec<Card> {
+    let mut out = Vec::new();
+    for serial in first..first + n {
+        let id = Uuid::now_v7();
+        let number = CardNumber::new(t.code, serial).unwrap_or_else(|e| panic!("{e}")).digits();
+        sqlx::query(
+            "INSERT INTO cards (id, town_id, product_id, serial, number, status, page_code, activated_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, now(), now() + interval '48 hours')",
+        )
+        .bind(id)
+        .bind(t.id.as_uuid())
+        .bind(t.product)
+        .bind(serial as i32)
+        .bind(&number)
+        .bind(id.simple().to_string())
+        .execute(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let claim = cardtoken::Claim { town_code: t.code, card_id: CardId::from_uuid(id), token_serial: 1 };
+        out.push(Card { id, number, token: cardtoken::encode(&claim, &t.kid, &t.key) });
+    }
+    out
+}
+
+/// A promotion (inserted as the owner) with `rules`, co-financing `pct`, a
+/// funded budget, and `merchants` approved.
+pub async fn promotion(admin: &PgPool, t: &Town, rules: Value, pct: &str, budget: &str, merchants: &[MerchantId]) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO promotions (id, town_id, name, co_financing_percent, rules, starts_on, ends_on)
+         VALUES ($1, $2, 'Razvajaj se', $3::numeric, $4, current_date - 1, current_date + 30)",
+    )
+    .bind(id)
+    .bind(t.id.as_uuid())
+    .bind(pct)
+    .bind(rules)
+    .execute(admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    for m in merchants {
+        sqlx::query("INSERT INTO promotion_merchants (town_id, promotion_id, merchant_id, status) VALUES ($1, $2, $3, 'approved')")
+            .bind(t.id.as_uuid())
+            .bind(id)
+            .bind(m.as_uuid())
+            .execute(admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    if budget != "0" {
+        fund(admin, t.id, id, budget).await;
+    }
+    id
+}
+
+pub async fn fund(admin: &PgPool, town: TownId, promo: Uuid, amount: &str) {
+    use ledger::{AccountKind, Entry, NewAccount, Posting, PostingKind};
+    let mut conn = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let open = |kind, owner| NewAccount { town, kind, owner, name: "t".into() };
+    let funding = ledger::ensure_account(&mut conn, &open(AccountKind::MunicipalityFunding, None)).await.unwrap_or_else(|e| panic!("{e}"));
+    let budget = ledger::ensure_account(&mut conn, &open(AccountKind::PromotionBudget, Some(promo))).await.unwrap_or_else(|e| panic!("{e}"));
+    let a: rust_decimal::Decimal = amount.parse().unwrap_or_else(|e| panic!("{e}"));
+    ledger::post(
+        &mut conn,
+        &Posting {
+            town,
+            idempotency_key: format!("fund:{promo}"),
+            kind: PostingKind::BudgetFunding,
+            memo: String::new(),
+            reverses: None,
+            entries: vec![Entry { account: funding, amount: -a }, Entry { account: budget, amount: a }],
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+pub async fn balance(admin: &PgPool, town: TownId, kind: ledger::AccountKind, owner: Option<Uuid>) -> rust_decimal::Decimal {
+    let mut conn = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    match ledger::find_account(&mut conn, town, kind, owner).await.unwrap_or_else(|e| panic!("{e}")) {
+        Some(a) => ledger::balance_of(&mut conn, a).await.unwrap_or_else(|e| panic!("{e}")),
+        None => rust_decimal::Decimal::ZERO,
+    }
+}
+
+pub async fn audit_clean(admin: &PgPool) {
+    let mut conn = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let report = ledger::audit(&mut conn).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.findings.is_empty(), "audit: {:?}", report.findings);
+}
+
+pub struct Api {
+    pub base: String,
+    pub http: Client,
+}
+
+impl Api {
+    pub fn new(base: String) -> Api {
+        Api { base, http: Client::builder().pool_max_idle_per_host(64).build().unwrap_or_else(|e| panic!("{e}")) }
+    }
+
+    /// Builds the request now, so the future borrows nothing.
+    pub fn post(&self, path: &str, bearer: &str, key: Option<&str>, body: Value) -> impl Future<Output = Response> + use<> {
+        let mut req = self.http.post(format!("{}{path}", self.base)).bearer_auth(bearer).json(&body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        async move { req.send().await.unwrap_or_else(|e| panic!("{e}")) }
+    }
+
+    pub fn get(&self, path: &str, bearer: &str) -> impl Future<Output = Response> + use<> {
+        let req = self.http.get(format!("{}{path}", self.base)).bearer_auth(bearer);
+        async move { req.send().await.unwrap_or_else(|e| panic!("{e}")) }
+    }
+
+    pub fn redeem(&self, bearer: &str, key: &str, card: &Card, promo: Uuid, basket: &str) -> impl Future<Output = Response> + use<> {
+        self.post("/redemption/v1/redemptions", bearer, Some(key), json!({"token": card.token, "promotion_id": promo, "basket": basket}))
+    }
+}
+
+pub async fn json_of(r: Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let body = r.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// The real app (platform middleware + this router) on a free port.
+pub async fn serve(ctx: &Context, config: merchant_redemption::Config) -> Api {
+    let app = platform::serve::app(merchant_redemption::router_with(config), ctx.clone());
+    Api::new(platform::testing::spawn(app).await)
+}
+
+pub async fn merchant_with_token(admin: &PgPool, ctx: &Context, t: &Town, name: &str, role: Role) -> (MerchantId, String) {
+    let m = make_merchant(admin, t.id, name).await;
+    (m, token(ctx, role, t.id, Some(m)))
+}
