@@ -148,6 +148,15 @@ async fn qr_images_come_in_the_requested_size(pool: PgPool) {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
+    let version: i32 = r.headers()["x-qr-version"]
+        .to_str()
+        .unwrap_or("")
+        .parse()
+        .unwrap_or(99);
+    assert!(
+        (1..=7).contains(&version),
+        "QR version {version} at level M"
+    );
     let png = r.bytes().await.unwrap_or_default();
     assert_eq!(&png[1..4], b"PNG");
     assert_eq!(

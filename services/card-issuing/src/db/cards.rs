@@ -189,26 +189,27 @@ pub async fn points(conn: &mut PgConnection, card: Uuid) -> sqlx::Result<i64> {
     .await
 }
 
-/// A batch's product and size.
-pub async fn batch(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<(Uuid, i32)>> {
-    sqlx::query_as("SELECT product_id, card_count FROM card_batches WHERE id = $1")
+/// A batch's product, size and first serial.
+pub async fn batch(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<(Uuid, i32, i32)>> {
+    sqlx::query_as("SELECT product_id, card_count, first_serial FROM card_batches WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
+/// Cards of a batch from `from_serial` on (a batch's serials are consecutive).
 pub async fn in_batch_page(
     conn: &mut PgConnection,
     batch: Uuid,
+    from_serial: i32,
     limit: i64,
-    offset: i64,
 ) -> sqlx::Result<Vec<CardRow>> {
     sqlx::query_as(select!(
-        "WHERE batch_id = $1 ORDER BY serial LIMIT $2 OFFSET $3"
+        "WHERE batch_id = $1 AND serial >= $2 ORDER BY serial LIMIT $3"
     ))
     .bind(batch)
+    .bind(from_serial)
     .bind(limit)
-    .bind(offset)
     .fetch_all(conn)
     .await
 }

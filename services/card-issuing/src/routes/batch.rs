@@ -162,7 +162,7 @@ async fn get_batch_sheet(
     let page = page.page.unwrap_or(1);
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let town = super::town(&mut tx, &user).await?;
-    let (product_id, count) = crate::db::cards::batch(&mut tx, id)
+    let (product_id, count, first_serial) = crate::db::cards::batch(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("batch_not_found", "no such batch in this town"))?;
     let pages = (count as u32).div_ceil(sheet::PER_PAGE as u32);
@@ -176,9 +176,8 @@ async fn get_batch_sheet(
         .await?
         .ok_or_else(|| ApiError::internal("batch without product"))?;
     let (kid, key) = keys::signer(&mut tx, town.town(), &super::kek(&ctx)?).await?;
-    let per = sheet::PER_PAGE as i64;
-    let cards =
-        crate::db::cards::in_batch_page(&mut tx, id, per, (i64::from(page) - 1) * per).await?;
+    let from = first_serial + (page as i32 - 1) * sheet::PER_PAGE as i32;
+    let cards = crate::db::cards::in_batch_page(&mut tx, id, from, sheet::PER_PAGE as i64).await?;
     tx.commit().await?;
     let title = product
         .names

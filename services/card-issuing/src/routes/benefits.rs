@@ -55,13 +55,13 @@ async fn use_benefit(
         .iter()
         .find(|b| b.id == benefit_id)
         .ok_or_else(|| ApiError::not_found("benefit_not_found", "this card has no such benefit"))?;
-    if let Some(m) = user.merchant() {
-        if benefit.merchant_id.is_some_and(|b| b != m.as_uuid()) {
-            return Err(ApiError::forbidden(
-                "forbidden_merchant",
-                "this benefit is at another attraction",
-            ));
-        }
+    if let Some(m) = user.merchant()
+        && benefit.merchant_id.is_some_and(|b| b != m.as_uuid())
+    {
+        return Err(ApiError::forbidden(
+            "forbidden_merchant",
+            "this benefit is at another attraction",
+        ));
     }
     let mut changes = Vec::new();
     match effective_status(&card, Utc::now()) {

@@ -19,6 +19,15 @@ pub fn router() -> OpenApiRouter<Context> {
         .routes(routes!(get_card_qr_png))
 }
 
+/// Response header naming the QR version (1–40) of the image, at error correction M.
+const QR_VERSION: header::HeaderName = header::HeaderName::from_static("x-qr-version");
+
+fn version(token: &str) -> String {
+    qr::Matrix::new(token)
+        .map(|m| m.version.to_string())
+        .unwrap_or_default()
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct Size {
     /// Width in pixels, 96..=2048 (default 300).
@@ -74,7 +83,14 @@ async fn get_card_qr_svg(
     let size = size.checked()?;
     let (token, shown) = token_and_number(&ctx, &user, &number).await?;
     let svg = qr::svg(&token, &shown, size).map_err(ApiError::internal)?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml".to_owned()),
+            (QR_VERSION, version(&token)),
+        ],
+        svg,
+    )
+        .into_response())
 }
 
 /// The card's QR code as PNG, with its number under it.
@@ -92,5 +108,12 @@ async fn get_card_qr_png(
     let size = size.checked()?;
     let (token, shown) = token_and_number(&ctx, &user, &number).await?;
     let png = qr::png(&token, &shown, size).map_err(ApiError::internal)?;
-    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png".to_owned()),
+            (QR_VERSION, version(&token)),
+        ],
+        png,
+    )
+        .into_response())
 }
