@@ -10,6 +10,7 @@
 mod account;
 mod audit;
 mod balance;
+mod bulk;
 mod error;
 mod hash;
 mod posting;
@@ -19,6 +20,7 @@ pub use account::{
     find_account,
 };
 pub use audit::{AuditFinding, AuditReport, audit, audit_town};
+pub use bulk::{lane_heads_digest, post_bulk};
 pub use error::LedgerError;
 pub use posting::{Entry, Posted, Posting, PostingKind, post, transaction_entries};
 

@@ -97,6 +97,15 @@ impl Posting {
         Ok(())
     }
 
+    /// Validation and body hash for `post_bulk`.
+    pub(crate) fn check(&self) -> Result<(), LedgerError> {
+        self.validate()
+    }
+
+    pub(crate) fn body(&self) -> Vec<u8> {
+        self.body_hash()
+    }
+
     fn body_hash(&self) -> Vec<u8> {
         hash::body_hash(
             self.kind.as_str(),

@@ -5,6 +5,10 @@ use platform::Context;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod console;
+pub mod db;
+pub mod domain;
+pub mod reports;
 pub mod routes;
 
 /// Path prefix this service owns behind the reverse proxy.
@@ -13,13 +17,14 @@ pub const PREFIX: &str = "settlement";
 #[derive(OpenApi)]
 #[openapi(info(
     title = "towncard settlement",
-    description = "Ledger views, audit, periods and reports."
+    description = "Periods, statements, reconciliation, reports, the payout file, the municipality console; ledger views and audit."
 ))]
 struct ApiDoc;
 
 pub fn api() -> (Router<Context>, utoipa::openapi::OpenApi) {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router())
+        .merge(console::router())
         .split_for_parts();
     (router, platform::docs::complete(api))
 }

@@ -1,0 +1,124 @@
+//! `post_bulk` against a real Postgres: same hash chain as `post`, audit-clean,
+//! balances moved by the net amounts, guarded accounts still guarded.
+
+use kernel::{AccountId, TownId};
+use ledger::{AccountKind, Entry, NewAccount, Posting, PostingKind};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sqlx::PgPool;
+
+async fn town(admin: &PgPool) -> TownId {
+    let town = TownId::new();
+    sqlx::query("INSERT INTO towns (id, slug, code, name, iban) VALUES ($1, 'bulk', 321, 'Bulk', 'SI56191000000123438')")
+        .bind(town.as_uuid())
+        .execute(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    town
+}
+
+async fn open(c: &mut sqlx::PgConnection, town: TownId, kind: AccountKind) -> AccountId {
+    ledger::ensure_account(
+        c,
+        &NewAccount {
+            town,
+            kind,
+            owner: Some(uuid::Uuid::new_v4()),
+            name: "x".into(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn posting(town: TownId, key: String, from: AccountId, to: AccountId, amount: Decimal) -> Posting {
+    Posting {
+        town,
+        idempotency_key: key,
+        kind: PostingKind::Redemption,
+        memo: String::new(),
+        reverses: None,
+        entries: vec![
+            Entry {
+                account: from,
+                amount: -amount,
+            },
+            Entry {
+                account: to,
+                amount,
+            },
+        ],
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn bulk_postings_chain_like_post_and_keep_the_audit_clean(admin: PgPool) {
+    let town = town(&admin).await;
+    let mut c = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let funding = open(&mut c, town, AccountKind::MunicipalityFunding).await;
+    let budget = open(&mut c, town, AccountKind::PromotionBudget).await;
+    let receivable = open(&mut c, town, AccountKind::MerchantReceivable).await;
+    ledger::post(
+        &mut c,
+        &posting(town, "fund".into(), funding, budget, dec!(100.00)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let batch: Vec<Posting> = (0..200)
+        .map(|i| posting(town, format!("r{i}"), budget, receivable, dec!(0.25)))
+        .collect();
+    let ids = ledger::post_bulk(&mut c, town, &batch)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids.len(), 200);
+    // Interleave ordinary postings after the bulk: the lanes stay consistent.
+    ledger::post(
+        &mut c,
+        &posting(town, "after".into(), budget, receivable, dec!(1.00)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ledger::balance_of(&mut c, budget).await.ok(),
+        Some(dec!(49.00))
+    );
+    assert_eq!(
+        ledger::balance_of(&mut c, receivable).await.ok(),
+        Some(dec!(51.00))
+    );
+    let report = ledger::audit_town(&mut c, town)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.transactions, 202);
+    assert_eq!(
+        ledger::lane_heads_digest(&mut c, town)
+            .await
+            .map(|d| d.len())
+            .ok(),
+        Some(64)
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_bulk_batch_cannot_overdraw_a_guarded_budget(admin: PgPool) {
+    let town = town(&admin).await;
+    let mut c = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let funding = open(&mut c, town, AccountKind::MunicipalityFunding).await;
+    let budget = open(&mut c, town, AccountKind::PromotionBudget).await;
+    let receivable = open(&mut c, town, AccountKind::MerchantReceivable).await;
+    ledger::post(
+        &mut c,
+        &posting(town, "fund".into(), funding, budget, dec!(10.00)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let batch: Vec<Posting> = (0..11)
+        .map(|i| posting(town, format!("r{i}"), budget, receivable, dec!(1.00)))
+        .collect();
+    let err = ledger::post_bulk(&mut c, town, &batch).await.err();
+    assert!(
+        matches!(err, Some(ledger::LedgerError::InsufficientBalance(_))),
+        "{err:?}"
+    );
+}

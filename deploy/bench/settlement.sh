@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Settlement benchmark: a town with 1,000,000 redemptions across 500 merchants in one
+# month, then close + every download (both CSVs, XLSX, town PDF, SEPA pain.001 and a
+# PDF statement per merchant), timed, with the peak memory of the process.
+#
+#   deploy/bench/settlement.sh                     # 1,000,000 redemptions, 500 merchants
+#   REDEMPTIONS=100000 deploy/bench/settlement.sh  # smaller
+#
+# Needs Postgres (DATABASE_URL, default the local one) and GNU time (/usr/bin/time).
+# Creates its own database, towncard_bench_settlement, dropping an earlier one.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ADMIN_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+DB=${BENCH_DB:-towncard_bench_settlement}
+BENCH_URL="${ADMIN_URL%/*}/$DB"
+REDEMPTIONS=${REDEMPTIONS:-1000000}
+MERCHANTS=${MERCHANTS:-500}
+MONTH=${MONTH:-2026-03}
+OUT=${OUT:-${CARGO_TARGET_DIR:-target}/bench-settlement}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+cargo build --release -p settlement --bin settlement-bench 2>&1 | tail -1
+BIN="$CARGO_TARGET_DIR/release"
+
+psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+
+echo "== generate: $REDEMPTIONS redemptions, $MERCHANTS merchants, $MONTH"
+/usr/bin/time -f "generate: %e s wall, %M KB peak RSS" \
+  "$BIN/settlement-bench" --database-url "$BENCH_URL" generate --town bench --month "$MONTH" \
+  --redemptions "$REDEMPTIONS" --merchants "$MERCHANTS"
+psql "$BENCH_URL" -qc "VACUUM ANALYZE" >/dev/null
+
+echo "== close + all downloads"
+rm -rf "$OUT"
+/usr/bin/time -f "close + all downloads: %e s wall, %M KB peak RSS" \
+  "$BIN/settlement-bench" --database-url "$BENCH_URL" close-and-export --town bench --month "$MONTH" --out "$OUT"
+ls -l "$OUT" | head -8
+echo "== the SEPA file against its schema"
+xmllint --noout --schema services/settlement/tests/schema/pain.001.001.09.xsd "$OUT/payout.xml"

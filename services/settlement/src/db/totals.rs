@@ -1,0 +1,234 @@
+//! A period's amounts per merchant, promotion and local day, from the journal.
+//!
+//! Open periods are computed live; at close the same query is copied into
+//! `period_totals`, and every report of a closed period reads that copy.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::Stream;
+use kernel::TownId;
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TotalRow {
+    pub merchant_id: Uuid,
+    pub promotion_id: Uuid,
+    pub day: NaiveDate,
+    pub redemptions: i64,
+    pub reversals: i64,
+    pub basket: Decimal,
+    pub discount: Decimal,
+    pub municipality: Decimal,
+    pub merchant_share: Decimal,
+    pub points: i64,
+    pub adjustments: Decimal,
+}
+
+/// The period's rows (redemptions and reversals booked into it) with the amounts of
+/// their journal transactions on the merchant's accounts. $1 town, $2 month.
+/// A late event (its local day outside the month) counts on the month's first day.
+const LIVE: &str = "
+WITH x AS (
+    SELECT r.merchant_id, r.promotion_id, r.occurred_at, r.journal_tx, 1 AS redemptions,
+           0 AS reversals, r.basket, r.points_earned::bigint AS points, r.adjustment
+    FROM redemptions r WHERE r.town_id = $1 AND r.period = $2
+    UNION ALL
+    SELECT r.merchant_id, r.promotion_id, v.occurred_at, v.journal_tx, 0, 1, 0, 0, v.adjustment
+    FROM redemption_reversals v JOIN redemptions r ON r.id = v.redemption_id
+    WHERE v.town_id = $1 AND v.period = $2
+), j AS (
+    SELECT e.transaction_id,
+           coalesce(sum(e.amount) FILTER (WHERE a.kind = 'merchant_receivable'), 0) AS muni,
+           coalesce(sum(e.amount) FILTER (WHERE a.kind = 'merchant_own_discount'), 0) AS own
+    FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id
+    WHERE e.town_id = $1 AND a.kind IN ('merchant_receivable', 'merchant_own_discount')
+      AND e.transaction_id IN (SELECT journal_tx FROM x)
+    GROUP BY e.transaction_id
+), t AS (SELECT timezone FROM towns WHERE id = $1)
+SELECT x.merchant_id, x.promotion_id,
+       least(greatest((x.occurred_at AT TIME ZONE t.timezone)::date, $2::date),
+             ($2::date + interval '1 month' - interval '1 day')::date) AS day,
+       sum(x.redemptions)::bigint AS redemptions, sum(x.reversals)::bigint AS reversals,
+       sum(x.basket)::numeric(18,2) AS basket,
+       sum(coalesce(j.muni, 0) + coalesce(j.own, 0))::numeric(18,2) AS discount,
+       sum(coalesce(j.muni, 0))::numeric(18,2) AS municipality,
+       sum(coalesce(j.own, 0))::numeric(18,2) AS merchant_share,
+       sum(x.points)::bigint AS points,
+       sum(CASE WHEN x.adjustment THEN coalesce(j.muni, 0) ELSE 0 END)::numeric(18,2) AS adjustments
+FROM x CROSS JOIN t LEFT JOIN j ON j.transaction_id = x.journal_tx
+GROUP BY 1, 2, 3";
+
+const COLUMNS: &str = "merchant_id, promotion_id, day, redemptions, reversals, basket, discount, \
+                       municipality, merchant_share, points, adjustments";
+
+/// Live totals of an open period.
+pub async fn live(
+    conn: &mut PgConnection,
+    town: TownId,
+    month: NaiveDate,
+) -> sqlx::Result<Vec<TotalRow>> {
+    sqlx::query_as::<_, TotalRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM ({LIVE}) q ORDER BY 1, 2, 3"
+    )))
+    .bind(town.as_uuid())
+    .bind(month)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Freezes the period's totals (called at close, under the period row lock).
+pub async fn freeze(conn: &mut PgConnection, town: TownId, month: NaiveDate) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO period_totals (town_id, month, {COLUMNS}) SELECT $1, $2, {COLUMNS} FROM ({LIVE}) q"
+    )))
+    .bind(town.as_uuid())
+    .bind(month)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO period_budgets (town_id, month, promotion_id, budget_left)
+         SELECT $1, $2, a.owner_id, sum(b.balance) FROM ledger_accounts a
+         JOIN ledger_balances b ON b.account_id = a.id
+         WHERE a.town_id = $1 AND a.kind = 'promotion_budget' AND a.owner_id IS NOT NULL
+         GROUP BY a.owner_id",
+    )
+    .bind(town.as_uuid())
+    .bind(month)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Frozen totals of a closed period.
+pub async fn frozen(conn: &mut PgConnection, month: NaiveDate) -> sqlx::Result<Vec<TotalRow>> {
+    sqlx::query_as::<_, TotalRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM period_totals WHERE month = $1 ORDER BY 1, 2, 3"
+    )))
+    .bind(month)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Sums of the redemption rows' own columns (net of reversals) against the frozen
+/// journal totals of the period; returns the merchants where they differ.
+pub async fn mismatches(
+    conn: &mut PgConnection,
+    town: TownId,
+    month: NaiveDate,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "WITH rows AS (
+             SELECT merchant_id, sum(municipality_share) AS m FROM redemptions
+             WHERE town_id = $1 AND period = $2 GROUP BY 1
+             UNION ALL
+             SELECT r.merchant_id, -sum(v.municipality_reversed) FROM redemption_reversals v
+             JOIN redemptions r ON r.id = v.redemption_id WHERE v.town_id = $1 AND v.period = $2 GROUP BY 1
+         ), a AS (SELECT merchant_id, sum(m) AS m FROM rows GROUP BY 1),
+         b AS (SELECT merchant_id, sum(municipality) AS m FROM period_totals
+               WHERE town_id = $1 AND month = $2 GROUP BY 1)
+         SELECT coalesce(a.merchant_id, b.merchant_id) FROM a FULL JOIN b USING (merchant_id)
+         WHERE a.m IS DISTINCT FROM b.m ORDER BY 1",
+    )
+    .bind(town.as_uuid())
+    .bind(month)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Named {
+    pub id: Uuid,
+    pub name: String,
+    pub iban: Option<String>,
+}
+
+pub async fn merchants(conn: &mut PgConnection) -> sqlx::Result<Vec<Named>> {
+    sqlx::query_as::<_, Named>("SELECT id, name, iban FROM merchants ORDER BY name, id")
+        .fetch_all(&mut *conn)
+        .await
+}
+
+pub async fn promotions(conn: &mut PgConnection) -> sqlx::Result<Vec<Named>> {
+    sqlx::query_as::<_, Named>(
+        "SELECT id, name, NULL::text AS iban FROM promotions ORDER BY name, id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Budget left per promotion: as frozen at close, or the current balance.
+pub async fn budgets(
+    conn: &mut PgConnection,
+    month: NaiveDate,
+    closed: bool,
+) -> sqlx::Result<Vec<(Uuid, Decimal)>> {
+    let sql = if closed {
+        "SELECT promotion_id, budget_left FROM period_budgets WHERE month = $1"
+    } else {
+        "SELECT a.owner_id, sum(b.balance)::numeric(18,2) FROM ledger_accounts a
+         JOIN ledger_balances b ON b.account_id = a.id
+         WHERE a.kind = 'promotion_budget' AND a.owner_id IS NOT NULL AND $1::date IS NOT NULL
+         GROUP BY a.owner_id"
+    };
+    sqlx::query_as(sql).bind(month).fetch_all(&mut *conn).await
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Town {
+    pub name: String,
+    pub slug: String,
+    pub iban: String,
+    pub bic: Option<String>,
+    pub timezone: String,
+}
+
+pub async fn town(conn: &mut PgConnection, town: TownId) -> sqlx::Result<Town> {
+    sqlx::query_as::<_, Town>("SELECT name, slug, iban, bic, timezone FROM towns WHERE id = $1")
+        .bind(town.as_uuid())
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// One line of the detail listing: a redemption, or a reversal with negative amounts.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DetailRow {
+    pub kind: String,
+    pub occurred_at: DateTime<Utc>,
+    pub receipt_number: String,
+    pub merchant_id: Uuid,
+    pub promotion_id: Uuid,
+    pub basket: Decimal,
+    pub discount: Decimal,
+    pub municipality: Decimal,
+    pub merchant_share: Decimal,
+    pub points: i32,
+    pub adjustment: bool,
+}
+
+/// Streams the period's redemptions in time order, then its reversals; optionally
+/// only one merchant's. Index scans: no sort of the month in memory.
+pub fn detail<'c>(
+    conn: &'c mut PgConnection,
+    town: TownId,
+    month: NaiveDate,
+    merchant: Option<Uuid>,
+) -> impl Stream<Item = sqlx::Result<DetailRow>> + 'c {
+    sqlx::query_as::<_, DetailRow>(
+        "(SELECT 'redemption' AS kind, occurred_at, receipt_number, merchant_id, promotion_id, basket,
+                 discount, municipality_share AS municipality, merchant_share, points_earned AS points,
+                 adjustment, 0 AS part, id
+          FROM redemptions WHERE town_id = $1 AND period = $2 AND ($3::uuid IS NULL OR merchant_id = $3)
+          ORDER BY occurred_at, id)
+         UNION ALL
+         (SELECT v.kind, v.occurred_at, r.receipt_number, r.merchant_id, r.promotion_id, -v.basket_refunded,
+                 -v.discount_reversed, -v.municipality_reversed, -v.merchant_reversed, 0, v.adjustment, 1, v.id
+          FROM redemption_reversals v JOIN redemptions r ON r.id = v.redemption_id
+          WHERE v.town_id = $1 AND v.period = $2 AND ($3::uuid IS NULL OR r.merchant_id = $3)
+          ORDER BY v.occurred_at, v.id)",
+    )
+    .bind(town.as_uuid())
+    .bind(month)
+    .bind(merchant)
+    .fetch(conn)
+}
