@@ -293,6 +293,10 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<Seeded> {
         },
     )
     .await?;
+    // Tablet enrolment code, staff PINs and Kavarna Loggia's own offer.
+    let loggia = id("merchant:Kavarna Loggia");
+    let pins = ["staff@loggia.demo", "owner@loggia.demo"];
+    merchant_redemption::demo::seed(&mut tx, town.as_uuid(), loggia, &pins).await?;
     tx.commit().await?;
     Ok(Seeded { town, cards })
 }
