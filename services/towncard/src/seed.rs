@@ -78,6 +78,8 @@ type ProductSeed = (
 pub struct Seeded {
     pub town: TownId,
     pub cards: Vec<CardNumber>,
+    /// A demo card's visitor page code and QR token (printed by `towncard demo`).
+    pub demo_card: Option<card_issuing::demo::DemoCard>,
 }
 
 pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<Seeded> {
@@ -297,8 +299,19 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<Seeded> {
     let loggia = id("merchant:Kavarna Loggia");
     let pins = ["staff@loggia.demo", "owner@loggia.demo"];
     merchant_redemption::demo::seed(&mut tx, town.as_uuid(), loggia, &pins).await?;
+    // The town's QR signing key, sealed with the configured key-encryption key.
+    let settings = platform::Settings::load(
+        std::env::var_os("TOWNCARD_CONFIG")
+            .as_deref()
+            .map(std::path::Path::new),
+    )?;
+    let demo_card = card_issuing::demo::seed_keys_and_tokens(&mut tx, town, &settings).await?;
     tx.commit().await?;
-    Ok(Seeded { town, cards })
+    Ok(Seeded {
+        town,
+        cards,
+        demo_card,
+    })
 }
 
 async fn open(
