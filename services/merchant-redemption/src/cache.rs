@@ -15,6 +15,9 @@ use crate::db::cards::CardRow;
 use crate::db::towns::TownInfo;
 use crate::domain::rules::Promotion;
 
+/// (time stored, value) per key.
+type Timed<K, V> = Mutex<HashMap<K, (Instant, V)>>;
+
 const TTL: Duration = Duration::from_secs(30);
 const TOWN_TTL: Duration = Duration::from_secs(60);
 
@@ -22,9 +25,9 @@ const TOWN_TTL: Duration = Duration::from_secs(60);
 pub struct Cache {
     /// True while the event subscription is connected.
     pub live: AtomicBool,
-    towns: Mutex<HashMap<Uuid, (Instant, TownInfo)>>,
-    cards: Mutex<HashMap<Uuid, (Instant, CardRow)>>,
-    offers: Mutex<HashMap<(Uuid, Uuid), (Instant, Vec<Promotion>)>>,
+    towns: Timed<Uuid, TownInfo>,
+    cards: Timed<Uuid, CardRow>,
+    offers: Timed<(Uuid, Uuid), Vec<Promotion>>,
 }
 
 fn get<K: std::hash::Hash + Eq, V: Clone>(

@@ -9,7 +9,12 @@ pub const DEMO_PIN: &str = "2026";
 pub const DEMO_ENROLMENT_CODE: &str = "LOGGIA2026";
 
 /// Seeds for `merchant` of `town`; `staff` are the e-mails that get the demo PIN.
-pub async fn seed(conn: &mut PgConnection, town: Uuid, merchant: Uuid, staff: &[&str]) -> anyhow::Result<()> {
+pub async fn seed(
+    conn: &mut PgConnection,
+    town: Uuid,
+    merchant: Uuid,
+    staff: &[&str],
+) -> anyhow::Result<()> {
     let pin = platform::password::hash(DEMO_PIN).map_err(|e| anyhow::anyhow!("{e}"))?;
     for email in staff {
         sqlx::query("UPDATE staff_users SET pin_hash = $3 WHERE town_id = $1 AND lower(email) = lower($2) AND pin_hash IS NULL")

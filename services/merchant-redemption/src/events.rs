@@ -73,7 +73,10 @@ async fn publish(redis: &ConnectionManager, channel: &str, payload: Vec<u8>) {
     )
     .await;
     if !matches!(sent, Ok(Ok(_))) {
-        tracing::debug!(channel, "event not published (Redis unavailable); caches expire by TTL");
+        tracing::debug!(
+            channel,
+            "event not published (Redis unavailable); caches expire by TTL"
+        );
     }
 }
 

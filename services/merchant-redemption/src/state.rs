@@ -28,9 +28,18 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             void_window_secs: 15 * 60,
-            card_rate: Rate { per_minute: 6, burst: 6 },
-            device_rate: Rate { per_minute: 600, burst: 120 },
-            login_rate: Rate { per_minute: 10, burst: 5 },
+            card_rate: Rate {
+                per_minute: 6,
+                burst: 6,
+            },
+            device_rate: Rate {
+                per_minute: 600,
+                burst: 120,
+            },
+            login_rate: Rate {
+                per_minute: 10,
+                burst: 5,
+            },
         }
     }
 }
@@ -43,21 +52,30 @@ impl Config {
             c.void_window_secs = i64::from(v);
         }
         if let Some(v) = num("TOWNCARD_REDEMPTION_CARD_PER_MINUTE") {
-            c.card_rate = Rate { per_minute: v, burst: v };
+            c.card_rate = Rate {
+                per_minute: v,
+                burst: v,
+            };
         }
         if let Some(v) = num("TOWNCARD_REDEMPTION_DEVICE_PER_MINUTE") {
-            c.device_rate = Rate { per_minute: v, burst: v.div_ceil(5).max(1) };
+            c.device_rate = Rate {
+                per_minute: v,
+                burst: v.div_ceil(5).max(1),
+            };
         }
         c
     }
 }
+
+/// (town, account kind, owner).
+type AccountKey = (TownId, &'static str, Option<Uuid>);
 
 pub struct Shared {
     pub config: Config,
     pub cache: Cache,
     pub limiter: Limiter,
     events: OnceLock<()>,
-    accounts: Mutex<HashMap<(TownId, &'static str, Option<Uuid>), AccountId>>,
+    accounts: Mutex<HashMap<AccountKey, AccountId>>,
 }
 
 pub type App = Arc<Shared>;
@@ -105,6 +123,15 @@ impl Shared {
             Some(o) => format!("{} {o}", kind.as_str()),
             None => kind.as_str().to_owned(),
         };
-        ledger::ensure_account(conn, &NewAccount { town, kind, owner, name }).await
+        ledger::ensure_account(
+            conn,
+            &NewAccount {
+                town,
+                kind,
+                owner,
+                name,
+            },
+        )
+        .await
     }
 }

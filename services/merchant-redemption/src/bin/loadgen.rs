@@ -22,7 +22,11 @@ struct Args {
     #[arg(long, default_value = "http://127.0.0.1:18080")]
     url: String,
     /// The database owner's URL (for setting up the bench town).
-    #[arg(long, env = "BENCH_ADMIN_URL", default_value = "postgres://postgres@127.0.0.1:5432/towncard_bench")]
+    #[arg(
+        long,
+        env = "BENCH_ADMIN_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/towncard_bench"
+    )]
     admin_url: String,
     #[arg(long, default_value_t = 32)]
     tablets: usize,
@@ -47,17 +51,29 @@ struct Tablet {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let admin = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&args.admin_url).await.context("admin database")?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.tablets * 2).build()?;
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&args.admin_url)
+        .await
+        .context("admin database")?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.tablets * 2)
+        .build()?;
     let tablets = setup(&admin, &http, &args).await?;
-    println!("setup done: {} tablets, mode {}, {} cards each", tablets.len(), args.mode, args.cards);
+    println!(
+        "setup done: {} tablets, mode {}, {} cards each",
+        tablets.len(),
+        args.mode,
+        args.cards
+    );
 
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let ok = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
     for (i, t) in tablets.into_iter().enumerate() {
-        let (http, url, ok, refused) = (http.clone(), args.url.clone(), ok.clone(), refused.clone());
+        let (http, url, ok, refused) =
+            (http.clone(), args.url.clone(), ok.clone(), refused.clone());
         handles.push(tokio::spawn(async move {
             let (mut scans, mut redeems) = (Vec::new(), Vec::new());
             for (n, card) in t.cards.iter().enumerate() {
@@ -66,17 +82,25 @@ async fn main() -> anyhow::Result<()> {
                 }
                 let basket = format!("{}.{:02}", 5 + (n % 40), n % 100);
                 let started = Instant::now();
-                let scan = http.post(format!("{url}/redemption/v1/scan")).bearer_auth(&t.token)
-                    .json(&json!({"token": card, "basket": basket})).send().await;
+                let scan = http
+                    .post(format!("{url}/redemption/v1/scan"))
+                    .bearer_auth(&t.token)
+                    .json(&json!({"token": card, "basket": basket}))
+                    .send()
+                    .await;
                 scans.push(started.elapsed());
                 if !matches!(&scan, Ok(r) if r.status().is_success()) {
                     refused.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 let started = Instant::now();
-                let r = http.post(format!("{url}/redemption/v1/redemptions")).bearer_auth(&t.token)
+                let r = http
+                    .post(format!("{url}/redemption/v1/redemptions"))
+                    .bearer_auth(&t.token)
                     .header("Idempotency-Key", format!("bench-{i}-{n}"))
-                    .json(&json!({"token": card, "promotion_id": t.promotion, "basket": basket})).send().await;
+                    .json(&json!({"token": card, "promotion_id": t.promotion, "basket": basket}))
+                    .send()
+                    .await;
                 redeems.push(started.elapsed());
                 match r {
                     Ok(r) if r.status().as_u16() == 201 => ok.fetch_add(1, Ordering::Relaxed),
@@ -95,11 +119,32 @@ async fn main() -> anyhow::Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     let n = ok.load(Ordering::Relaxed);
-    println!("mode={} tablets={} seconds={secs:.1}", args.mode, args.tablets);
-    println!("redemptions_ok={n} refused_or_failed={} redemptions_per_s={:.1}", refused.load(Ordering::Relaxed), n as f64 / secs);
-    println!("scan_ms p50={:.2} p99={:.2}", pct(&mut scans, 0.50), pct(&mut scans, 0.99));
-    println!("redeem_ms p50={:.2} p99={:.2}", pct(&mut redeems, 0.50), pct(&mut redeems, 0.99));
-    println!("RESULT {} {:.1} {:.2} {:.2}", args.mode, n as f64 / secs, pct(&mut scans, 0.99), pct(&mut redeems, 0.99));
+    println!(
+        "mode={} tablets={} seconds={secs:.1}",
+        args.mode, args.tablets
+    );
+    println!(
+        "redemptions_ok={n} refused_or_failed={} redemptions_per_s={:.1}",
+        refused.load(Ordering::Relaxed),
+        n as f64 / secs
+    );
+    println!(
+        "scan_ms p50={:.2} p99={:.2}",
+        pct(&mut scans, 0.50),
+        pct(&mut scans, 0.99)
+    );
+    println!(
+        "redeem_ms p50={:.2} p99={:.2}",
+        pct(&mut redeems, 0.50),
+        pct(&mut redeems, 0.99)
+    );
+    println!(
+        "RESULT {} {:.1} {:.2} {:.2}",
+        args.mode,
+        n as f64 / secs,
+        pct(&mut scans, 0.99),
+        pct(&mut redeems, 0.99)
+    );
     Ok(())
 }
 
@@ -124,7 +169,11 @@ async fn setup(admin: &PgPool, http: &reqwest::Client, args: &Args) -> anyhow::R
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let kid = format!("b{code}");
     sqlx::query("INSERT INTO town_keys (kid, town_id, public_key) VALUES ($1, $2, $3)")
-        .bind(&kid).bind(town).bind(key.verifying_key().as_bytes().to_vec()).execute(admin).await?;
+        .bind(&kid)
+        .bind(town)
+        .bind(key.verifying_key().as_bytes().to_vec())
+        .execute(admin)
+        .await?;
     let product = Uuid::now_v7();
     sqlx::query("INSERT INTO card_products (id, town_id, code, names, kind) VALUES ($1, $2, 'RES', '{}', 'annual')")
         .bind(product).bind(town).execute(admin).await?;
@@ -153,12 +202,34 @@ async fn setup(admin: &PgPool, http: &reqwest::Client, args: &Args) -> anyhow::R
         sqlx::query("INSERT INTO staff_users (id, town_id, merchant_id, email, display_name, role, password_hash)
                      VALUES ($1, $2, $3, $4, $4, 'merchant_staff', $5)")
             .bind(Uuid::now_v7()).bind(town).bind(merchant).bind(&email).bind(&hash).execute(admin).await?;
-        let login: Value = http.post(format!("{}/auth/login", args.url))
-            .json(&json!({"town": slug, "email": email, "password": PASSWORD})).send().await?.json().await?;
-        let token = login["access_token"].as_str().context("login failed")?.to_owned();
+        let login: Value = http
+            .post(format!("{}/auth/login", args.url))
+            .json(&json!({"town": slug, "email": email, "password": PASSWORD}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = login["access_token"]
+            .as_str()
+            .context("login failed")?
+            .to_owned();
         let first = (i * args.cards + 1) as u32;
-        let cards = insert_cards(admin, town, product, code as u16, first, args.cards, &kid, &key).await?;
-        tablets.push(Tablet { token, promotion, cards });
+        let cards = insert_cards(
+            admin,
+            town,
+            product,
+            code as u16,
+            first,
+            args.cards,
+            &kid,
+            &key,
+        )
+        .await?;
+        tablets.push(Tablet {
+            token,
+            promotion,
+            cards,
+        });
     }
     Ok(tablets)
 }
@@ -166,30 +237,71 @@ async fn setup(admin: &PgPool, http: &reqwest::Client, args: &Args) -> anyhow::R
 async fn fund(conn: &mut sqlx::PgConnection, town: Uuid, promo: Uuid) -> anyhow::Result<()> {
     use ledger::{AccountKind, Entry, NewAccount, Posting, PostingKind};
     let town = kernel::TownId::from_uuid(town);
-    let open = |kind, owner| NewAccount { town, kind, owner, name: "bench".into() };
-    let funding = ledger::ensure_account(conn, &open(AccountKind::MunicipalityFunding, None)).await?;
-    let budget = ledger::ensure_account(conn, &open(AccountKind::PromotionBudget, Some(promo))).await?;
+    let open = |kind, owner| NewAccount {
+        town,
+        kind,
+        owner,
+        name: "bench".into(),
+    };
+    let funding =
+        ledger::ensure_account(conn, &open(AccountKind::MunicipalityFunding, None)).await?;
+    let budget =
+        ledger::ensure_account(conn, &open(AccountKind::PromotionBudget, Some(promo))).await?;
     let a = rust_decimal::Decimal::from(10_000_000);
-    ledger::post(conn, &Posting {
-        town, idempotency_key: format!("bench-fund:{promo}"), kind: PostingKind::BudgetFunding, memo: String::new(), reverses: None,
-        entries: vec![Entry { account: funding, amount: -a }, Entry { account: budget, amount: a }],
-    }).await?;
+    ledger::post(
+        conn,
+        &Posting {
+            town,
+            idempotency_key: format!("bench-fund:{promo}"),
+            kind: PostingKind::BudgetFunding,
+            memo: String::new(),
+            reverses: None,
+            entries: vec![
+                Entry {
+                    account: funding,
+                    amount: -a,
+                },
+                Entry {
+                    account: budget,
+                    amount: a,
+                },
+            ],
+        },
+    )
+    .await?;
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn insert_cards(
-    admin: &PgPool, town: Uuid, product: Uuid, code: u16, first: u32, n: usize, kid: &str, key: &SigningKey,
+    admin: &PgPool,
+    town: Uuid,
+    product: Uuid,
+    code: u16,
+    first: u32,
+    n: usize,
+    kid: &str,
+    key: &SigningKey,
 ) -> anyhow::Result<Vec<String>> {
     let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
     let serials: Vec<i32> = (0..n).map(|i| first as i32 + i as i32).collect();
-    let numbers = serials.iter().map(|s| CardNumber::new(code, *s as u32).map(|c| c.digits())).collect::<Result<Vec<_>, _>>()?;
+    let numbers = serials
+        .iter()
+        .map(|s| CardNumber::new(code, *s as u32).map(|c| c.digits()))
+        .collect::<Result<Vec<_>, _>>()?;
     let pages: Vec<String> = ids.iter().map(|i| i.simple().to_string()).collect();
     sqlx::query("INSERT INTO cards (id, town_id, product_id, serial, number, status, page_code)
                  SELECT i, $1, $2, s, n, 'active', p FROM UNNEST($3::uuid[], $4::int[], $5::text[], $6::text[]) AS u(i, s, n, p)")
         .bind(town).bind(product).bind(&ids).bind(&serials).bind(&numbers).bind(&pages).execute(admin).await?;
-    Ok(ids.iter().map(|id| {
-        let claim = cardtoken::Claim { town_code: code, card_id: CardId::from_uuid(*id), token_serial: 1 };
-        cardtoken::encode(&claim, kid, key)
-    }).collect())
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let claim = cardtoken::Claim {
+                town_code: code,
+                card_id: CardId::from_uuid(*id),
+                token_serial: 1,
+            };
+            cardtoken::encode(&claim, kid, key)
+        })
+        .collect())
 }

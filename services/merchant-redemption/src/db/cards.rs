@@ -15,7 +15,8 @@ pub struct CardRow {
     pub validity_hours: Option<i32>,
 }
 
-const SELECT: &str = "SELECT c.id, c.number, c.status, c.token_serial, c.expires_at, c.activated_at,
+const SELECT: &str =
+    "SELECT c.id, c.number, c.status, c.token_serial, c.expires_at, c.activated_at,
         p.code AS product_code, p.kind AS product_kind, p.validity_hours
     FROM cards c JOIN card_products p ON p.id = c.product_id";
 

@@ -90,14 +90,18 @@ pub async fn by_credential(
 }
 
 pub async fn is_active(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    let ok: Option<bool> = sqlx::query_scalar("SELECT revoked_at IS NULL FROM devices WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let ok: Option<bool> =
+        sqlx::query_scalar("SELECT revoked_at IS NULL FROM devices WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
     Ok(ok.unwrap_or(false))
 }
 
-pub async fn of_merchant(conn: &mut PgConnection, merchant: Uuid) -> Result<Vec<DeviceRow>, sqlx::Error> {
+pub async fn of_merchant(
+    conn: &mut PgConnection,
+    merchant: Uuid,
+) -> Result<Vec<DeviceRow>, sqlx::Error> {
     sqlx::query_as::<_, DeviceRow>(
         "SELECT id, merchant_id, name, enrolled_at, last_seen_at, revoked_at FROM devices
          WHERE merchant_id = $1 ORDER BY enrolled_at",
@@ -108,7 +112,11 @@ pub async fn of_merchant(conn: &mut PgConnection, merchant: Uuid) -> Result<Vec<
 }
 
 /// Revokes a device of this merchant; false if there is none.
-pub async fn revoke(conn: &mut PgConnection, merchant: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn revoke(
+    conn: &mut PgConnection,
+    merchant: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 AND merchant_id = $2",
     )

@@ -51,15 +51,20 @@ pub async fn all(conn: &mut PgConnection) -> Result<Vec<PromotionRow>, sqlx::Err
 }
 
 pub async fn by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<PromotionRow>, sqlx::Error> {
-    sqlx::query_as::<_, PromotionRow>(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM promotions p WHERE p.id = $1")))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as::<_, PromotionRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM promotions p WHERE p.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Promotions this merchant may give: its own offers and joint promotions it was
 /// approved for (and has not left), not closed.
-pub async fn offers_of(conn: &mut PgConnection, merchant: Uuid) -> Result<Vec<PromotionRow>, sqlx::Error> {
+pub async fn offers_of(
+    conn: &mut PgConnection,
+    merchant: Uuid,
+) -> Result<Vec<PromotionRow>, sqlx::Error> {
     sqlx::query_as::<_, PromotionRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM promotions p
          WHERE p.closed_at IS NULL AND (p.owner_merchant_id = $1 OR EXISTS (
@@ -153,9 +158,11 @@ pub async fn participation(
     promotion: Uuid,
     merchant: Uuid,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT status FROM promotion_merchants WHERE promotion_id = $1 AND merchant_id = $2")
-        .bind(promotion)
-        .bind(merchant)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar(
+        "SELECT status FROM promotion_merchants WHERE promotion_id = $1 AND merchant_id = $2",
+    )
+    .bind(promotion)
+    .bind(merchant)
+    .fetch_optional(conn)
+    .await
 }

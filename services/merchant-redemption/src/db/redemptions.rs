@@ -39,14 +39,22 @@ const SELECT: &str = "SELECT r.id, r.merchant_id, m.name AS merchant_name, r.pro
     JOIN promotions p ON p.id = r.promotion_id
     JOIN cards c ON c.id = r.card_id";
 
-pub async fn by_key(conn: &mut PgConnection, key: &str) -> Result<Option<RedemptionRow>, sqlx::Error> {
-    sqlx::query_as::<_, RedemptionRow>(sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.idempotency_key = $1")))
-        .bind(key)
-        .fetch_optional(conn)
-        .await
+pub async fn by_key(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<Option<RedemptionRow>, sqlx::Error> {
+    sqlx::query_as::<_, RedemptionRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE r.idempotency_key = $1"
+    )))
+    .bind(key)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<RedemptionRow>, sqlx::Error> {
+pub async fn by_id(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<RedemptionRow>, sqlx::Error> {
     sqlx::query_as::<_, RedemptionRow>(sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = $1")))
         .bind(id)
         .fetch_optional(conn)
@@ -55,10 +63,11 @@ pub async fn by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<Redemptio
 
 /// Locks the redemption row: reversals of one redemption run one at a time.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM redemptions WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let found: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM redemptions WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
     Ok(found.is_some())
 }
 
@@ -145,7 +154,10 @@ pub async fn insert(conn: &mut PgConnection, r: &NewRedemption<'_>) -> Result<St
 }
 
 /// What earlier reversals of a redemption took back: (basket, municipality, merchant).
-pub async fn reversed(conn: &mut PgConnection, id: Uuid) -> Result<(Decimal, Decimal, Decimal), sqlx::Error> {
+pub async fn reversed(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<(Decimal, Decimal, Decimal), sqlx::Error> {
     sqlx::query_as(
         "SELECT coalesce(sum(basket_refunded), 0), coalesce(sum(municipality_reversed), 0),
                 coalesce(sum(merchant_reversed), 0)
@@ -171,7 +183,10 @@ pub struct NewReversal<'a> {
     pub points_tx: Option<Uuid>,
 }
 
-pub async fn insert_reversal(conn: &mut PgConnection, r: &NewReversal<'_>) -> Result<(), sqlx::Error> {
+pub async fn insert_reversal(
+    conn: &mut PgConnection,
+    r: &NewReversal<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO redemption_reversals (id, town_id, redemption_id, kind, idempotency_key,
              basket_refunded, discount_reversed, municipality_reversed, merchant_reversed, reason,
@@ -197,7 +212,11 @@ pub async fn insert_reversal(conn: &mut PgConnection, r: &NewReversal<'_>) -> Re
     Ok(())
 }
 
-pub async fn set_status(conn: &mut PgConnection, id: Uuid, status: &str) -> Result<(), sqlx::Error> {
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE redemptions SET status = $2 WHERE id = $1")
         .bind(id)
         .bind(status)
@@ -207,9 +226,14 @@ pub async fn set_status(conn: &mut PgConnection, id: Uuid, status: &str) -> Resu
 }
 
 /// A reversal already recorded under this key: (redemption id, kind).
-pub async fn reversal_by_key(conn: &mut PgConnection, key: &str) -> Result<Option<(Uuid, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT redemption_id, kind FROM redemption_reversals WHERE idempotency_key = $1")
-        .bind(key)
-        .fetch_optional(conn)
-        .await
+pub async fn reversal_by_key(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT redemption_id, kind FROM redemption_reversals WHERE idempotency_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(conn)
+    .await
 }

@@ -112,7 +112,11 @@ pub fn bumps(r: &Rules, q: &Quote, k: &Keys) -> Vec<Bump> {
     [
         count("card_day", &k.card_day, r.per_card_per_day),
         count("card_merchant", &k.card_merchant, r.per_card_per_merchant),
-        count("card_promotion", &k.card_promotion, r.per_card_per_promotion),
+        count(
+            "card_promotion",
+            &k.card_promotion,
+            r.per_card_per_promotion,
+        ),
         budget("merchant_budget", &k.merchant_budget, r.budget_per_merchant),
         budget("day_budget", &k.day_budget, r.budget_per_day),
     ]

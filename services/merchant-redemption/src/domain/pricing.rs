@@ -71,8 +71,14 @@ pub struct Original {
 
 /// A partial refund: round(share × refunded / basket), capped by what is left.
 pub fn refund(orig: &Original, left: &Reversal, refunded: Money) -> Reversal {
-    let m = orig.municipality.proportion(refunded, orig.basket).min(left.municipality);
-    let s = orig.merchant.proportion(refunded, orig.basket).min(left.merchant);
+    let m = orig
+        .municipality
+        .proportion(refunded, orig.basket)
+        .min(left.municipality);
+    let s = orig
+        .merchant
+        .proportion(refunded, orig.basket)
+        .min(left.merchant);
     let pts = if orig.basket.is_zero() {
         0
     } else {
@@ -116,7 +122,10 @@ mod tests {
 
     #[test]
     fn shares_add_up_to_the_cent() {
-        let p = promo(serde_json::json!({"kind": "percent", "value": "15"}), dec!(33.33));
+        let p = promo(
+            serde_json::json!({"kind": "percent", "value": "15"}),
+            dec!(33.33),
+        );
         for cents in [1, 7, 99, 333, 1001, 123_457] {
             let q = quote(&p, Money::from_cents(cents));
             assert_eq!(q.municipality + q.merchant, q.discount, "{cents}");
@@ -125,9 +134,15 @@ mod tests {
 
     #[test]
     fn own_offers_count_the_discount_and_points_round_down() {
-        let own = promo(serde_json::json!({"kind": "fixed", "value": "5.00"}), dec!(0));
+        let own = promo(
+            serde_json::json!({"kind": "fixed", "value": "5.00"}),
+            dec!(0),
+        );
         let q = quote(&own, m("3.00"));
-        assert_eq!((q.discount, q.municipality, q.budget_use), (m("3.00"), Money::ZERO, m("3.00")));
+        assert_eq!(
+            (q.discount, q.municipality, q.budget_use),
+            (m("3.00"), Money::ZERO, m("3.00"))
+        );
         let pts = promo(serde_json::json!({"kind": "points", "value": "2"}), dec!(0));
         assert_eq!(quote(&pts, m("12.99")).points_earned, 24);
     }

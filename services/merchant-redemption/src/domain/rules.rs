@@ -116,7 +116,12 @@ impl Rules {
         if limits.iter().flatten().any(|n| *n <= 0) {
             return Err("limits and points costs must be positive".into());
         }
-        let moneys = [self.min_basket, self.max_discount, self.budget_per_merchant, self.budget_per_day];
+        let moneys = [
+            self.min_basket,
+            self.max_discount,
+            self.budget_per_merchant,
+            self.budget_per_day,
+        ];
         if moneys.iter().flatten().any(|m| m.is_negative()) {
             return Err("amounts cannot be negative".into());
         }
@@ -208,7 +213,9 @@ impl Refusal {
             Refusal::BasketBelowMinimum => "the basket is below the promotion's minimum",
             Refusal::NothingToGive => "this basket gives no discount and no points",
             Refusal::CardDailyLimit => "the card has used this promotion as often as allowed today",
-            Refusal::CardMerchantLimit => "the card has used this promotion here as often as allowed",
+            Refusal::CardMerchantLimit => {
+                "the card has used this promotion here as often as allowed"
+            }
             Refusal::CardPromotionLimit => "the card has used this promotion as often as allowed",
             Refusal::MerchantBudgetExhausted => "this shop's budget for the promotion is used up",
             Refusal::DailyBudgetExhausted => "today's budget for the promotion is used up",
@@ -360,21 +367,29 @@ mod tests {
         let mut rich = card();
         rich.points = 10;
         let q = evaluate(&p, &rich, m("8.00"), &Counters::default(), tz, now);
-        assert_eq!(q.as_ref().map(|q| (q.discount, q.points_spent)), Ok((m("8.00"), 10)));
+        assert_eq!(
+            q.as_ref().map(|q| (q.discount, q.points_spent)),
+            Ok((m("8.00"), 10))
+        );
         let poor = evaluate(&p, &card(), m("8.00"), &Counters::default(), tz, now);
         assert_eq!(poor, Err(Refusal::PointsInsufficient));
         let used = Counters {
             card_day: 1,
             ..Counters::default()
         };
-        assert_eq!(evaluate(&p, &rich, m("8.00"), &used, tz, now), Err(Refusal::CardDailyLimit));
+        assert_eq!(
+            evaluate(&p, &rich, m("8.00"), &used, tz, now),
+            Err(Refusal::CardDailyLimit)
+        );
     }
 
     #[test]
     fn invalid_rules_are_named() {
         let bad = rules(serde_json::json!({ "benefit": { "kind": "percent", "value": "120" } }));
         assert!(bad.validate().is_err());
-        let bad = rules(serde_json::json!({ "benefit": { "kind": "stamps", "value": 1 }, "weekdays": [8] }));
+        let bad = rules(
+            serde_json::json!({ "benefit": { "kind": "stamps", "value": 1 }, "weekdays": [8] }),
+        );
         assert!(bad.validate().is_err());
     }
 }

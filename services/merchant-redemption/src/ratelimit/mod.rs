@@ -51,11 +51,13 @@ impl Limiter {
                 }
             }
             Ok(Err(e)) => {
-                self.skip_until_ms.store(now + BACKOFF_MS, Ordering::Relaxed);
+                self.skip_until_ms
+                    .store(now + BACKOFF_MS, Ordering::Relaxed);
                 self.fail_open(Some(e.to_string()))
             }
             Err(_) => {
-                self.skip_until_ms.store(now + BACKOFF_MS, Ordering::Relaxed);
+                self.skip_until_ms
+                    .store(now + BACKOFF_MS, Ordering::Relaxed);
                 self.fail_open(Some("timed out".into()))
             }
         }

@@ -35,7 +35,10 @@ fn sha(s: &str) -> Vec<u8> {
 /// Hashes a tablet PIN (4 to 8 digits) with argon2, off the async workers.
 pub async fn hash_pin(pin: &str) -> ApiResult<String> {
     if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::unprocessable("invalid_pin", "a PIN has 4 to 8 digits"));
+        return Err(ApiError::unprocessable(
+            "invalid_pin",
+            "a PIN has 4 to 8 digits",
+        ));
     }
     let pin = pin.to_owned();
     tokio::task::spawn_blocking(move || platform::password::hash(&pin))
@@ -69,18 +72,35 @@ async fn create_enrolment_code(
     require_owner_or_admin(&user, MerchantId::from_uuid(id))?;
     let name = req.device_name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::unprocessable("invalid_device_name", "1 to 100 characters"));
+        return Err(ApiError::unprocessable(
+            "invalid_device_name",
+            "1 to 100 characters",
+        ));
     }
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let code: String = {
         let mut rng = rand::thread_rng();
-        (0..10).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+        (0..10)
+            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+            .collect()
     };
     let expires_at = Utc::now() + chrono::Duration::hours(24);
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
-    devices::insert_enrolment(&mut tx, user.town().as_uuid(), id, &sha(&code), name, user.user_id().map(|u| u.as_uuid()), expires_at).await?;
+    devices::insert_enrolment(
+        &mut tx,
+        user.town().as_uuid(),
+        id,
+        &sha(&code),
+        name,
+        user.user_id().map(|u| u.as_uuid()),
+        expires_at,
+    )
+    .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, ApiJson(EnrolmentCode { code, expires_at })))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(EnrolmentCode { code, expires_at }),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -108,18 +128,43 @@ async fn enrol_device(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<Enrolled>)> {
-    super::throttle(&app, &ctx, &format!("rl:login:{}", addr.ip()), app.config.login_rate).await?;
+    super::throttle(
+        &app,
+        &ctx,
+        &format!("rl:login:{}", addr.ip()),
+        app.config.login_rate,
+    )
+    .await?;
     let refused = || ApiError::unauthorized("invalid_code", "the code is wrong, used or expired");
-    let town = platform::login::town_by_slug(&ctx, req.town.trim()).await?.ok_or_else(refused)?;
+    let town = platform::login::town_by_slug(&ctx, req.town.trim())
+        .await?
+        .ok_or_else(refused)?;
     let device = Uuid::now_v7();
     let mut tx = db::begin_town(&ctx.db, town).await?;
-    let (merchant, name) = devices::take_enrolment(&mut tx, &sha(req.code.trim()), device).await?.ok_or_else(refused)?;
+    let (merchant, name) = devices::take_enrolment(&mut tx, &sha(req.code.trim()), device)
+        .await?
+        .ok_or_else(refused)?;
     let secret: [u8; 32] = rand::thread_rng().r#gen();
     let credential = format!("{town}.{device}.{}", hex::encode(secret));
-    devices::insert(&mut tx, device, town.as_uuid(), merchant, &name, &sha(&credential)).await?;
+    devices::insert(
+        &mut tx,
+        device,
+        town.as_uuid(),
+        merchant,
+        &name,
+        &sha(&credential),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(device.id = %device, merchant.id = %merchant, "tablet enrolled");
-    Ok((StatusCode::CREATED, ApiJson(Enrolled { device_id: device, merchant_id: merchant, credential })))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(Enrolled {
+            device_id: device,
+            merchant_id: merchant,
+            credential,
+        }),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -149,13 +194,34 @@ async fn unlock_device(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<UnlockRequest>,
 ) -> ApiResult<ApiJson<Unlocked>> {
-    super::throttle(&app, &ctx, &format!("rl:login:{}", addr.ip()), app.config.login_rate).await?;
-    let refused = || ApiError::unauthorized("invalid_credentials", "wrong tablet credential, e-mail or PIN");
-    let town: TownId = req.credential.split('.').next().and_then(|t| t.parse().ok()).ok_or_else(refused)?;
+    super::throttle(
+        &app,
+        &ctx,
+        &format!("rl:login:{}", addr.ip()),
+        app.config.login_rate,
+    )
+    .await?;
+    let refused = || {
+        ApiError::unauthorized(
+            "invalid_credentials",
+            "wrong tablet credential, e-mail or PIN",
+        )
+    };
+    let town: TownId = req
+        .credential
+        .split('.')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(refused)?;
     let mut tx = db::begin_town(&ctx.db, town).await?;
     let (device, merchant) = devices::by_credential(&mut tx, &sha(req.credential.trim()))
         .await?
-        .ok_or_else(|| ApiError::unauthorized("device_revoked", "this tablet is not enrolled or was revoked"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "device_revoked",
+                "this tablet is not enrolled or was revoked",
+            )
+        })?;
     let staff: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
         "SELECT id, role, pin_hash FROM staff_users
          WHERE merchant_id = $1 AND lower(email) = lower($2) AND disabled_at IS NULL",
@@ -165,14 +231,24 @@ async fn unlock_device(
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
-    let stored = staff.as_ref().and_then(|s| s.2.clone()).unwrap_or_else(|| platform::password::dummy_hash().to_owned());
+    let stored = staff
+        .as_ref()
+        .and_then(|s| s.2.clone())
+        .unwrap_or_else(|| platform::password::dummy_hash().to_owned());
     let pin = req.pin;
-    let ok = tokio::task::spawn_blocking(move || platform::password::verify(&pin, &stored)).await.map_err(ApiError::internal)?;
+    let ok = tokio::task::spawn_blocking(move || platform::password::verify(&pin, &stored))
+        .await
+        .map_err(ApiError::internal)?;
     let Some((staff_id, role, _)) = staff.filter(|s| ok && s.2.is_some()) else {
         return Err(refused());
     };
     let role: Role = role.parse().map_err(ApiError::internal)?;
-    let token = ctx.jwt.issue(device_subject(device, staff_id), role, town, Some(MerchantId::from_uuid(merchant)))?;
+    let token = ctx.jwt.issue(
+        device_subject(device, staff_id),
+        role,
+        town,
+        Some(MerchantId::from_uuid(merchant)),
+    )?;
     Ok(ApiJson(Unlocked {
         access_token: token,
         token_type: "Bearer".into(),
@@ -186,7 +262,11 @@ async fn unlock_device(
 /// The merchant's tablets.
 #[utoipa::path(get, path = "/redemption/v1/merchants/{id}/devices", tag = "devices", params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<DeviceRow>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn list_devices(State(ctx): State<Context>, user: AuthUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<ApiJson<Vec<DeviceRow>>> {
+async fn list_devices(
+    State(ctx): State<Context>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<ApiJson<Vec<DeviceRow>>> {
     require_owner_or_admin(&user, MerchantId::from_uuid(id))?;
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let rows = devices::of_merchant(&mut tx, id).await?;

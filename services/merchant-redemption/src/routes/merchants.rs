@@ -55,8 +55,17 @@ const COLS: &str = "id, name, category, description, iban, phone, website";
 #[utoipa::path(get, path = "/redemption/v1/merchants", tag = "merchants",
     responses((status = 200, body = Vec<Merchant>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_merchants(State(ctx): State<Context>, user: AuthUser) -> ApiResult<ApiJson<Vec<Merchant>>> {
-    user.require(&[Role::TownAdmin, Role::Auditor, Role::TicOperator, Role::MerchantOwner, Role::MerchantStaff])?;
+async fn list_merchants(
+    State(ctx): State<Context>,
+    user: AuthUser,
+) -> ApiResult<ApiJson<Vec<Merchant>>> {
+    user.require(&[
+        Role::TownAdmin,
+        Role::Auditor,
+        Role::TicOperator,
+        Role::MerchantOwner,
+        Role::MerchantStaff,
+    ])?;
     let only = user.merchant().map(|m| m.as_uuid());
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let rows = sqlx::query_as::<_, Merchant>(sqlx::AssertSqlSafe(format!(
@@ -90,7 +99,10 @@ fn shop() -> String {
 fn validate(req: &MerchantRequest) -> ApiResult<()> {
     let ok = |s: &str, max: usize| !s.trim().is_empty() && s.len() <= max;
     if !ok(&req.name, 200) || !ok(&req.category, 40) || req.description.len() > 2000 {
-        return Err(ApiError::unprocessable("invalid_merchant", "name (≤200) and category (≤40) are required"));
+        return Err(ApiError::unprocessable(
+            "invalid_merchant",
+            "name (≤200) and category (≤40) are required",
+        ));
     }
     Ok(())
 }
@@ -127,14 +139,20 @@ async fn create_merchant(
 /// One merchant with its locations.
 #[utoipa::path(get, path = "/redemption/v1/merchants/{id}", tag = "merchants", params(("id" = Uuid, Path)),
     responses((status = 200, body = MerchantDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_merchant(State(ctx): State<Context>, user: AuthUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<ApiJson<MerchantDetail>> {
+async fn get_merchant(
+    State(ctx): State<Context>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<ApiJson<MerchantDetail>> {
     user.require_merchant(MerchantId::from_uuid(id))?;
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
-    let merchant = sqlx::query_as::<_, Merchant>(sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM merchants WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("merchant_not_found", "no such merchant"))?;
+    let merchant = sqlx::query_as::<_, Merchant>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM merchants WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("merchant_not_found", "no such merchant"))?;
     let locations = sqlx::query_as::<_, Location>(
         "SELECT id, name, address, latitude, longitude FROM merchant_locations WHERE merchant_id = $1 ORDER BY name",
     )
@@ -142,7 +160,10 @@ async fn get_merchant(State(ctx): State<Context>, user: AuthUser, ApiPath(id): A
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(ApiJson(MerchantDetail { merchant, locations }))
+    Ok(ApiJson(MerchantDetail {
+        merchant,
+        locations,
+    }))
 }
 
 /// Update the profile (the merchant's owner or the town admin).
@@ -201,7 +222,10 @@ async fn add_location(
     let lat_ok = req.latitude.is_none_or(|l| l.abs() <= Decimal::from(90));
     let lon_ok = req.longitude.is_none_or(|l| l.abs() <= Decimal::from(180));
     if req.name.trim().is_empty() || req.address.trim().is_empty() || !lat_ok || !lon_ok {
-        return Err(ApiError::unprocessable("invalid_location", "name, address and valid coordinates are required"));
+        return Err(ApiError::unprocessable(
+            "invalid_location",
+            "name, address and valid coordinates are required",
+        ));
     }
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let row = sqlx::query_as::<_, Location>(
@@ -249,7 +273,10 @@ async fn add_staff(
 ) -> ApiResult<(StatusCode, ApiJson<Staff>)> {
     require_owner_or_admin(&user, MerchantId::from_uuid(id))?;
     if !req.email.contains('@') || req.password.len() < 10 || req.display_name.trim().is_empty() {
-        return Err(ApiError::unprocessable("invalid_staff", "an e-mail, a name and a password of 10+ characters"));
+        return Err(ApiError::unprocessable(
+            "invalid_staff",
+            "an e-mail, a name and a password of 10+ characters",
+        ));
     }
     let pin_hash = match &req.pin {
         Some(pin) => Some(crate::routes::devices::hash_pin(pin).await?),
@@ -276,5 +303,11 @@ async fn add_staff(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, ApiJson(Staff { id: staff, email: req.email.trim().to_owned() })))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(Staff {
+            id: staff,
+            email: req.email.trim().to_owned(),
+        }),
+    ))
 }

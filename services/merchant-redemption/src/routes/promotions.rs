@@ -95,14 +95,19 @@ fn yes() -> bool {
 #[utoipa::path(get, path = "/redemption/v1/promotions", tag = "promotions",
     responses((status = 200, body = Vec<Promotion>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_promotions(State(ctx): State<Context>, user: AuthUser) -> ApiResult<ApiJson<Vec<Promotion>>> {
+async fn list_promotions(
+    State(ctx): State<Context>,
+    user: AuthUser,
+) -> ApiResult<ApiJson<Vec<Promotion>>> {
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let rows = q::all(&mut tx).await?;
     tx.commit().await?;
     let mine = user.merchant().map(|m| m.as_uuid());
     Ok(ApiJson(
         rows.into_iter()
-            .filter(|r| r.owner_merchant_id.is_none() || r.owner_merchant_id == mine || mine.is_none())
+            .filter(|r| {
+                r.owner_merchant_id.is_none() || r.owner_merchant_id == mine || mine.is_none()
+            })
             .map(Promotion::from)
             .collect(),
     ))
@@ -120,16 +125,24 @@ async fn create_promotion(
     let owner = if req.own_offer {
         user.require(&[Role::MerchantOwner])?;
         if req.co_financing_percent != Percent::ZERO || req.budget_total.is_some() {
-            return Err(ApiError::unprocessable("own_offer_unfunded", "an own offer has 0 % co-financing and no budget"));
+            return Err(ApiError::unprocessable(
+                "own_offer_unfunded",
+                "an own offer has 0 % co-financing and no budget",
+            ));
         }
         user.merchant().map(|m| m.as_uuid())
     } else {
         user.require(&[Role::TownAdmin])?;
         None
     };
-    req.rules.validate().map_err(|m| ApiError::unprocessable("invalid_rules", m))?;
+    req.rules
+        .validate()
+        .map_err(|m| ApiError::unprocessable("invalid_rules", m))?;
     if req.name.trim().is_empty() || req.ends_on < req.starts_on {
-        return Err(ApiError::unprocessable("invalid_promotion", "a name and starts_on <= ends_on are required"));
+        return Err(ApiError::unprocessable(
+            "invalid_promotion",
+            "a name and starts_on <= ends_on are required",
+        ));
     }
     let town = user.town();
     let id = Uuid::now_v7();
@@ -154,16 +167,31 @@ async fn create_promotion(
     if let Some(b) = req.budget_total.filter(|b| b.is_positive()) {
         fund(&mut tx, town, id, b, &format!("promotion-budget:{id}")).await?;
     }
-    let row = q::by_id(&mut tx, id).await?.ok_or_else(|| ApiError::internal("promotion vanished"))?;
+    let row = q::by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::internal("promotion vanished"))?;
     tx.commit().await?;
     events::promotion_changed(&ctx.redis, town.as_uuid(), id).await;
     Ok((StatusCode::CREATED, ApiJson(row.into())))
 }
 
-async fn fund(conn: &mut sqlx::PgConnection, town: kernel::TownId, promo: Uuid, amount: Money, key: &str) -> ApiResult<()> {
-    let open = |kind: AccountKind, owner: Option<Uuid>| ledger::NewAccount { town, kind, owner, name: format!("{} {}", kind.as_str(), owner.unwrap_or_default()) };
-    let funding = ledger::ensure_account(conn, &open(AccountKind::MunicipalityFunding, None)).await?;
-    let budget = ledger::ensure_account(conn, &open(AccountKind::PromotionBudget, Some(promo))).await?;
+async fn fund(
+    conn: &mut sqlx::PgConnection,
+    town: kernel::TownId,
+    promo: Uuid,
+    amount: Money,
+    key: &str,
+) -> ApiResult<()> {
+    let open = |kind: AccountKind, owner: Option<Uuid>| ledger::NewAccount {
+        town,
+        kind,
+        owner,
+        name: format!("{} {}", kind.as_str(), owner.unwrap_or_default()),
+    };
+    let funding =
+        ledger::ensure_account(conn, &open(AccountKind::MunicipalityFunding, None)).await?;
+    let budget =
+        ledger::ensure_account(conn, &open(AccountKind::PromotionBudget, Some(promo))).await?;
     let a = amount.amount();
     ledger::post(
         conn,
@@ -173,7 +201,16 @@ async fn fund(conn: &mut sqlx::PgConnection, town: kernel::TownId, promo: Uuid, 
             kind: PostingKind::BudgetFunding,
             memo: "promotion budget".into(),
             reverses: None,
-            entries: vec![Entry { account: funding, amount: -a }, Entry { account: budget, amount: a }],
+            entries: vec![
+                Entry {
+                    account: funding,
+                    amount: -a,
+                },
+                Entry {
+                    account: budget,
+                    amount: a,
+                },
+            ],
         },
     )
     .await?;
@@ -200,19 +237,34 @@ async fn fund_promotion(
     user.require(&[Role::TownAdmin])?;
     let key = super::idempotency_key(&headers)?;
     if !req.amount.is_positive() {
-        return Err(ApiError::unprocessable("invalid_amount", "the amount must be positive"));
+        return Err(ApiError::unprocessable(
+            "invalid_amount",
+            "the amount must be positive",
+        ));
     }
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let p = q::by_id(&mut tx, id).await?.ok_or_else(not_found)?;
     if p.owner_merchant_id.is_some() {
-        return Err(ApiError::unprocessable("own_offer_unfunded", "an own offer has no co-financing budget"));
+        return Err(ApiError::unprocessable(
+            "own_offer_unfunded",
+            "an own offer has no co-financing budget",
+        ));
     }
-    fund(&mut tx, user.town(), id, req.amount, &format!("promotion-budget:{id}:{key}")).await?;
-    sqlx::query("UPDATE promotions SET budget_total = coalesce(budget_total, 0) + $2 WHERE id = $1")
-        .bind(id)
-        .bind(req.amount.amount())
-        .execute(&mut *tx)
-        .await?;
+    fund(
+        &mut tx,
+        user.town(),
+        id,
+        req.amount,
+        &format!("promotion-budget:{id}:{key}"),
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE promotions SET budget_total = coalesce(budget_total, 0) + $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(req.amount.amount())
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -225,14 +277,24 @@ fn not_found() -> ApiError {
 #[utoipa::path(post, path = "/redemption/v1/promotions/{id}/close", tag = "promotions",
     params(("id" = Uuid, Path)), responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn close_promotion(State(ctx): State<Context>, user: AuthUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+async fn close_promotion(
+    State(ctx): State<Context>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     user.require(&[Role::TownAdmin, Role::MerchantOwner])?;
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let p = q::by_id(&mut tx, id).await?.ok_or_else(not_found)?;
     if user.merchant().is_some() && p.owner_merchant_id != user.merchant().map(|m| m.as_uuid()) {
-        return Err(ApiError::forbidden("forbidden_merchant", "this belongs to another merchant"));
+        return Err(ApiError::forbidden(
+            "forbidden_merchant",
+            "this belongs to another merchant",
+        ));
     }
-    sqlx::query("UPDATE promotions SET closed_at = coalesce(closed_at, now()) WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE promotions SET closed_at = coalesce(closed_at, now()) WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     events::promotion_changed(&ctx.redis, user.town().as_uuid(), id).await;
     Ok(StatusCode::NO_CONTENT)
@@ -246,12 +308,22 @@ pub struct Participation {
     pub status: String,
 }
 
-async fn participate(ctx: &Context, app: &App, user: &AuthUser, promo: Uuid, merchant: Uuid, action: &str) -> ApiResult<ApiJson<Participation>> {
+async fn participate(
+    ctx: &Context,
+    app: &App,
+    user: &AuthUser,
+    promo: Uuid,
+    merchant: Uuid,
+    action: &str,
+) -> ApiResult<ApiJson<Participation>> {
     let town = user.town();
     let mut tx = db::begin_town(&ctx.db, town).await?;
     let p = q::by_id(&mut tx, promo).await?.ok_or_else(not_found)?;
     if p.owner_merchant_id.is_some() || p.closed_at.is_some() {
-        return Err(ApiError::conflict("promotion_not_joinable", "this promotion cannot be joined"));
+        return Err(ApiError::conflict(
+            "promotion_not_joinable",
+            "this promotion cannot be joined",
+        ));
     }
     let current = q::participation(&mut tx, promo, merchant).await?;
     let status = match action {
@@ -261,22 +333,36 @@ async fn participate(ctx: &Context, app: &App, user: &AuthUser, promo: Uuid, mer
         _ => "left",
     };
     if action == "approve" && current.as_deref() != Some("pending") {
-        return Err(ApiError::conflict("not_pending", "this merchant has not asked to join"));
+        return Err(ApiError::conflict(
+            "not_pending",
+            "this merchant has not asked to join",
+        ));
     }
     q::set_participation(&mut tx, town.as_uuid(), promo, merchant, status).await?;
     tx.commit().await?;
     app.cache.forget_offers(town.as_uuid());
     events::promotion_changed(&ctx.redis, town.as_uuid(), promo).await;
-    Ok(ApiJson(Participation { promotion_id: promo, merchant_id: merchant, status: status.into() }))
+    Ok(ApiJson(Participation {
+        promotion_id: promo,
+        merchant_id: merchant,
+        status: status.into(),
+    }))
 }
 
 /// Join a joint promotion (merchant owner); pending until approved if the town requires it.
 #[utoipa::path(post, path = "/redemption/v1/promotions/{id}/join", tag = "promotions",
     params(("id" = Uuid, Path)), responses((status = 200, body = Participation), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn join_promotion(State(ctx): State<Context>, Extension(app): Extension<App>, user: AuthUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<ApiJson<Participation>> {
+async fn join_promotion(
+    State(ctx): State<Context>,
+    Extension(app): Extension<App>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<ApiJson<Participation>> {
     user.require(&[Role::MerchantOwner])?;
-    let m = user.merchant().ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))?;
+    let m = user
+        .merchant()
+        .ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))?;
     participate(&ctx, &app, &user, id, m.as_uuid(), "join").await
 }
 
@@ -284,9 +370,16 @@ async fn join_promotion(State(ctx): State<Context>, Extension(app): Extension<Ap
 #[utoipa::path(post, path = "/redemption/v1/promotions/{id}/leave", tag = "promotions",
     params(("id" = Uuid, Path)), responses((status = 200, body = Participation)),
     security(("bearer" = [])))]
-async fn leave_promotion(State(ctx): State<Context>, Extension(app): Extension<App>, user: AuthUser, ApiPath(id): ApiPath<Uuid>) -> ApiResult<ApiJson<Participation>> {
+async fn leave_promotion(
+    State(ctx): State<Context>,
+    Extension(app): Extension<App>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<ApiJson<Participation>> {
     user.require(&[Role::MerchantOwner])?;
-    let m = user.merchant().ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))?;
+    let m = user
+        .merchant()
+        .ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))?;
     participate(&ctx, &app, &user, id, m.as_uuid(), "leave").await
 }
 

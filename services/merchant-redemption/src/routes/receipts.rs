@@ -32,7 +32,12 @@ pub struct ListQuery {
     pub merchant_id: Option<Uuid>,
 }
 
-const READERS: &[Role] = &[Role::MerchantStaff, Role::MerchantOwner, Role::TownAdmin, Role::Auditor];
+const READERS: &[Role] = &[
+    Role::MerchantStaff,
+    Role::MerchantOwner,
+    Role::TownAdmin,
+    Role::Auditor,
+];
 
 /// A merchant's redemptions of one day (today by default), newest first.
 #[utoipa::path(get, path = "/redemption/v1/redemptions", tag = "redemption", params(ListQuery),
@@ -47,15 +52,25 @@ async fn list_redemptions(
     user.require(READERS)?;
     let merchant = match (user.merchant(), q.merchant_id) {
         (Some(own), Some(asked)) if own.as_uuid() != asked => {
-            return Err(ApiError::forbidden("forbidden_merchant", "this belongs to another merchant"));
+            return Err(ApiError::forbidden(
+                "forbidden_merchant",
+                "this belongs to another merchant",
+            ));
         }
         (Some(own), _) => own.as_uuid(),
         (None, Some(asked)) => asked,
-        (None, None) => return Err(ApiError::bad_request("merchant_required", "pass merchant_id")),
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "merchant_required",
+                "pass merchant_id",
+            ));
+        }
     };
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let info = town_info(&app, &mut tx, user.town(), false).await?;
-    let day = q.date.unwrap_or_else(|| chrono::Utc::now().with_timezone(&info.tz).date_naive());
+    let day = q
+        .date
+        .unwrap_or_else(|| chrono::Utc::now().with_timezone(&info.tz).date_naive());
     let rows = redemptions::of_day(&mut tx, merchant, day, info.tz.name()).await?;
     tx.commit().await?;
     let list = rows
@@ -65,7 +80,12 @@ async fn list_redemptions(
     Ok(ApiJson(list))
 }
 
-async fn load(ctx: &Context, app: &App, user: &AuthUser, id: Uuid) -> ApiResult<(Receipt, chrono_tz::Tz)> {
+async fn load(
+    ctx: &Context,
+    app: &App,
+    user: &AuthUser,
+    id: Uuid,
+) -> ApiResult<(Receipt, chrono_tz::Tz)> {
     user.require(READERS)?;
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     let info = town_info(app, &mut tx, user.town(), false).await?;
@@ -101,5 +121,8 @@ async fn print_receipt(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<impl IntoResponse> {
     let (r, tz) = load(&ctx, &app, &user, id).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], receipt::printable(&r, tz)))
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        receipt::printable(&r, tz),
+    ))
 }

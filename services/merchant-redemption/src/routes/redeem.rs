@@ -47,14 +47,34 @@ async fn redeem_offer(
     let key = super::idempotency_key(&headers)?;
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
     if let Some(device) = actor.device {
-        super::throttle(&app, &ctx, &format!("rl:device:{device}"), app.config.device_rate).await?;
+        super::throttle(
+            &app,
+            &ctx,
+            &format!("rl:device:{device}"),
+            app.config.device_rate,
+        )
+        .await?;
     }
     let card_key = super::token_card(req.token.as_deref(), req.card_number.as_deref());
-    let request = Request { key: &key, card, promotion: req.promotion_id, basket: req.basket };
+    let request = Request {
+        key: &key,
+        card,
+        promotion: req.promotion_id,
+        basket: req.basket,
+    };
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;
     // A replay must not count against the card's velocity, so look first.
-    if redeem::replay(&mut tx, &actor, &key, &request.hash(&actor)).await?.is_none() {
-        super::throttle(&app, &ctx, &format!("rl:card:{}:{card_key}", actor.town), app.config.card_rate).await?;
+    if redeem::replay(&mut tx, &actor, &key, &request.hash(&actor))
+        .await?
+        .is_none()
+    {
+        super::throttle(
+            &app,
+            &ctx,
+            &format!("rl:card:{}:{card_key}", actor.town),
+            app.config.card_rate,
+        )
+        .await?;
     }
     let outcome = redeem::redeem(&app, &ctx, &mut tx, &actor, &request, chrono::Utc::now()).await?;
     let (id, status, replayed) = match outcome {

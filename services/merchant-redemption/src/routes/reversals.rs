@@ -48,7 +48,13 @@ async fn run(
     let actor = Actor::merchant(user)?;
     let key = super::idempotency_key(headers)?;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;
-    let req = Request { id, key: &key, kind, reason, void_window_secs: app.config.void_window_secs };
+    let req = Request {
+        id,
+        key: &key,
+        kind,
+        reason,
+        void_window_secs: app.config.void_window_secs,
+    };
     reverse::reverse(&mut tx, &actor, req, chrono::Utc::now()).await?;
     let r = receipt::load(&mut tx, id, false).await?;
     tx.commit().await?;
@@ -90,7 +96,19 @@ async fn refund_redemption(
     ApiJson(req): ApiJson<RefundRequest>,
 ) -> ApiResult<ApiJson<Receipt>> {
     if !req.amount.is_positive() {
-        return Err(platform::ApiError::unprocessable("invalid_amount", "the refund must be positive"));
+        return Err(platform::ApiError::unprocessable(
+            "invalid_amount",
+            "the refund must be positive",
+        ));
     }
-    run(&ctx, &app, &user, &headers, id, Kind::Refund(req.amount), &req.reason).await
+    run(
+        &ctx,
+        &app,
+        &user,
+        &headers,
+        id,
+        Kind::Refund(req.amount),
+        &req.reason,
+    )
+    .await
 }

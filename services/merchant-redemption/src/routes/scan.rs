@@ -43,11 +43,26 @@ async fn scan_card(
     let actor = Actor::merchant(&user)?;
     app.ensure_events(&ctx);
     if let Some(device) = actor.device {
-        super::throttle(&app, &ctx, &format!("rl:device:{device}"), app.config.device_rate).await?;
+        super::throttle(
+            &app,
+            &ctx,
+            &format!("rl:device:{device}"),
+            app.config.device_rate,
+        )
+        .await?;
     }
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;
-    let result = scan::scan(&app, &ctx, &mut tx, &actor, card, req.basket, chrono::Utc::now()).await?;
+    let result = scan::scan(
+        &app,
+        &ctx,
+        &mut tx,
+        &actor,
+        card,
+        req.basket,
+        chrono::Utc::now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(ApiJson(result))
 }

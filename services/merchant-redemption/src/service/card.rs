@@ -34,7 +34,12 @@ fn refused(code: &'static str, message: &str) -> ApiError {
     ApiError::unprocessable(code, message.to_owned())
 }
 
-pub async fn town_info(app: &App, conn: &mut PgConnection, town: TownId, fresh: bool) -> ApiResult<TownInfo> {
+pub async fn town_info(
+    app: &App,
+    conn: &mut PgConnection,
+    town: TownId,
+    fresh: bool,
+) -> ApiResult<TownInfo> {
     if !fresh && let Some(t) = app.cache.town(town.as_uuid()) {
         return Ok(t);
     }
@@ -81,27 +86,40 @@ pub async fn resolve(
             (row, Some(claim.token_serial))
         }
         CardRef::Number(text) => {
-            let n = CardNumber::parse(text).map_err(|e| refused("card_number_invalid", &e.to_string()))?;
+            let n = CardNumber::parse(text)
+                .map_err(|e| refused("card_number_invalid", &e.to_string()))?;
             if n.town_code() != info.code {
-                return Err(refused("card_wrong_town", "this card belongs to another town"));
+                return Err(refused(
+                    "card_wrong_town",
+                    "this card belongs to another town",
+                ));
             }
             (cards::by_number(conn, &n.digits()).await?, None)
         }
     };
-    let mut row = row.ok_or_else(|| ApiError::not_found("card_not_found", "no such card in this town"))?;
+    let mut row =
+        row.ok_or_else(|| ApiError::not_found("card_not_found", "no such card in this town"))?;
     if let Some(serial) = serial
         && i64::from(serial) < i64::from(row.token_serial)
     {
-        return Err(refused("card_replaced", "this card was replaced; use the new card"));
+        return Err(refused(
+            "card_replaced",
+            "this card was replaced; use the new card",
+        ));
     }
     match row.status.as_str() {
         "suspended" => return Err(refused("card_suspended", "this card is suspended")),
-        "replaced" => return Err(refused("card_replaced", "this card was replaced; use the new card")),
+        "replaced" => {
+            return Err(refused(
+                "card_replaced",
+                "this card was replaced; use the new card",
+            ));
+        }
         "expired" => return Err(refused("card_expired", "this card has expired")),
         "issued" if row.product_kind == "tourist_hours" => {
-            row = cards::activate(conn, row.id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("card_not_found", "no such card in this town"))?;
+            row = cards::activate(conn, row.id).await?.ok_or_else(|| {
+                ApiError::not_found("card_not_found", "no such card in this town")
+            })?;
             app.cache.forget_card(row.id);
             events::card_activated(&ctx.redis, town.as_uuid(), row.id, row.token_serial).await;
             return check_expiry(row, now);
@@ -125,7 +143,9 @@ fn check_expiry(row: CardRow, now: DateTime<Utc>) -> ApiResult<CardRow> {
 /// The card's points balance (0 without an account).
 pub async fn points(conn: &mut PgConnection, town: TownId, card: uuid::Uuid) -> ApiResult<i64> {
     use rust_decimal::prelude::ToPrimitive;
-    let Some(acct) = ledger::find_account(conn, town, ledger::AccountKind::CardPoints, Some(card)).await? else {
+    let Some(acct) =
+        ledger::find_account(conn, town, ledger::AccountKind::CardPoints, Some(card)).await?
+    else {
         return Ok(0);
     };
     Ok(ledger::balance_of(conn, acct).await?.to_i64().unwrap_or(0))

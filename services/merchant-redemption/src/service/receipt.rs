@@ -71,7 +71,9 @@ pub async fn load(conn: &mut PgConnection, id: Uuid, replayed: bool) -> ApiResul
         .bind(&b.key)
         .fetch_optional(&mut *conn)
         .await?;
-        let n = used.and_then(|u| rust_decimal::prelude::ToPrimitive::to_i64(&u)).unwrap_or(0);
+        let n = used
+            .and_then(|u| rust_decimal::prelude::ToPrimitive::to_i64(&u))
+            .unwrap_or(0);
         match b.scope.as_str() {
             "card_day" => cur.card_day = n,
             "card_merchant" => cur.card_merchant = n,
@@ -81,7 +83,11 @@ pub async fn load(conn: &mut PgConnection, id: Uuid, replayed: bool) -> ApiResul
     from_row(row, limits_left(&bumps, &cur), replayed)
 }
 
-pub fn from_row(row: RedemptionRow, limits: serde_json::Value, replayed: bool) -> ApiResult<Receipt> {
+pub fn from_row(
+    row: RedemptionRow,
+    limits: serde_json::Value,
+    replayed: bool,
+) -> ApiResult<Receipt> {
     let basket = money(row.basket)?;
     let discount = money(row.discount)?;
     Ok(Receipt {
@@ -116,13 +122,22 @@ pub fn printable(r: &Receipt, tz: chrono_tz::Tz) -> String {
     s.push_str(&"-".repeat(40));
     s.push('\n');
     s.push_str(&line("Račun / Receipt", r.receipt_number.clone()));
-    s.push_str(&line("Čas / Time", r.occurred_at.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()));
+    s.push_str(&line(
+        "Čas / Time",
+        r.occurred_at
+            .with_timezone(&tz)
+            .format("%d.%m.%Y %H:%M")
+            .to_string(),
+    ));
     s.push_str(&line("Kartica / Card", r.card.clone()));
     s.push_str(&line("Znesek / Amount", format!("{} EUR", r.basket)));
     s.push_str(&line("Popust / Discount", format!("-{} EUR", r.discount)));
     s.push_str(&line("Za plačilo / To pay", format!("{} EUR", r.to_pay)));
     if !r.municipality_share.is_zero() {
-        s.push_str(&line("Krije občina / Town", format!("{} EUR", r.municipality_share)));
+        s.push_str(&line(
+            "Krije občina / Town",
+            format!("{} EUR", r.municipality_share),
+        ));
     }
     if r.points_earned > 0 {
         s.push_str(&line("Točke / Points", format!("+{}", r.points_earned)));

@@ -32,7 +32,10 @@ impl Request<'_> {
             CardRef::Token(t) => format!("t:{}", t.trim()),
             CardRef::Number(n) => format!("n:{}", n.trim()),
         };
-        let text = format!("{}|{}|{}|{}", actor.merchant, self.promotion, self.basket, card);
+        let text = format!(
+            "{}|{}|{}|{}",
+            actor.merchant, self.promotion, self.basket, card
+        );
         Sha256::digest(text.as_bytes()).to_vec()
     }
 }
@@ -43,14 +46,22 @@ pub enum Outcome {
 }
 
 /// Takes the per-key lock and answers a replay; None means "go ahead".
-pub async fn replay(conn: &mut PgConnection, actor: &Actor, key: &str, hash: &[u8]) -> ApiResult<Option<Uuid>> {
+pub async fn replay(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    key: &str,
+    hash: &[u8],
+) -> ApiResult<Option<Uuid>> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 42))")
         .bind(format!("{}:{key}", actor.town))
         .execute(&mut *conn)
         .await?;
     match redemptions::by_key(conn, key).await? {
         None => Ok(None),
-        Some(r) if r.request_hash.as_deref() == Some(hash) && r.merchant_id == actor.merchant.as_uuid() => {
+        Some(r)
+            if r.request_hash.as_deref() == Some(hash)
+                && r.merchant_id == actor.merchant.as_uuid() =>
+        {
             Ok(Some(r.id))
         }
         Some(_) => Err(ApiError::conflict(
@@ -75,7 +86,10 @@ pub async fn redeem(
     if let Some(device) = actor.device
         && !devices::is_active(conn, device).await?
     {
-        return Err(ApiError::unauthorized("device_revoked", "this tablet has been revoked"));
+        return Err(ApiError::unauthorized(
+            "device_revoked",
+            "this tablet has been revoked",
+        ));
     }
     let town = actor.town;
     let info = card::town_info(app, conn, town, false).await?;
@@ -83,7 +97,9 @@ pub async fn redeem(
     let promo = promotions::offer(conn, actor.merchant.as_uuid(), req.promotion)
         .await?
         .and_then(|p| p.to_domain())
-        .ok_or_else(|| ApiError::not_found("offer_not_found", "this shop does not give that promotion"))?;
+        .ok_or_else(|| {
+            ApiError::not_found("offer_not_found", "this shop does not give that promotion")
+        })?;
     let points = if promo.rules.points_cost.is_some() {
         card::points(conn, town, card_row.id).await?
     } else {
@@ -94,17 +110,36 @@ pub async fn redeem(
         product_code: card_row.product_code.clone(),
         points,
     };
-    let quote = rules::evaluate(&promo, &domain_card, req.basket, &Counters::default(), info.tz, now)
-        .map_err(refusal)?;
+    let quote = rules::evaluate(
+        &promo,
+        &domain_card,
+        req.basket,
+        &Counters::default(),
+        info.tz,
+        now,
+    )
+    .map_err(refusal)?;
     let day = now.with_timezone(&info.tz).date_naive();
     let keys = limits::keys(card_row.id, actor.merchant.as_uuid(), day);
     let bumps = limits::bumps(&promo.rules, &quote, &keys);
     for b in &bumps {
-        if counters::raise(conn, town.as_uuid(), promo.id, b).await?.is_none() {
+        if counters::raise(conn, town.as_uuid(), promo.id, b)
+            .await?
+            .is_none()
+        {
             return Err(refusal(b.refusal()));
         }
     }
-    let journal_tx = post_discount(app, conn, town, actor.merchant.as_uuid(), promo.id, req.key, &quote).await?;
+    let journal_tx = post_discount(
+        app,
+        conn,
+        town,
+        actor.merchant.as_uuid(),
+        promo.id,
+        req.key,
+        &quote,
+    )
+    .await?;
     let points_tx = post_points(app, conn, town, card_row.id, req.key, &quote).await?;
     let journal_tx = journal_tx
         .or(points_tx)
@@ -145,9 +180,10 @@ pub fn refusal(r: rules::Refusal) -> ApiError {
 
 fn budget_error(e: LedgerError) -> ApiError {
     match e {
-        LedgerError::InsufficientBalance(_) => {
-            ApiError::conflict("budget_exhausted", "the promotion's co-financing budget is used up")
-        }
+        LedgerError::InsufficientBalance(_) => ApiError::conflict(
+            "budget_exhausted",
+            "the promotion's co-financing budget is used up",
+        ),
         other => other.into(),
     }
 }
@@ -168,16 +204,36 @@ async fn post_discount(
     let mut entries = Vec::with_capacity(4);
     let (m, s) = (q.municipality.amount(), q.merchant.amount());
     if !m.is_zero() {
-        let budget = app.account(conn, town, AccountKind::PromotionBudget, Some(promotion)).await?;
-        let receivable = app.account(conn, town, AccountKind::MerchantReceivable, Some(merchant)).await?;
-        entries.push(Entry { account: budget, amount: -m });
-        entries.push(Entry { account: receivable, amount: m });
+        let budget = app
+            .account(conn, town, AccountKind::PromotionBudget, Some(promotion))
+            .await?;
+        let receivable = app
+            .account(conn, town, AccountKind::MerchantReceivable, Some(merchant))
+            .await?;
+        entries.push(Entry {
+            account: budget,
+            amount: -m,
+        });
+        entries.push(Entry {
+            account: receivable,
+            amount: m,
+        });
     }
     if !s.is_zero() {
-        let own = app.account(conn, town, AccountKind::MerchantOwnDiscount, Some(merchant)).await?;
-        let granted = app.account(conn, town, AccountKind::DiscountsGranted, None).await?;
-        entries.push(Entry { account: own, amount: s });
-        entries.push(Entry { account: granted, amount: -s });
+        let own = app
+            .account(conn, town, AccountKind::MerchantOwnDiscount, Some(merchant))
+            .await?;
+        let granted = app
+            .account(conn, town, AccountKind::DiscountsGranted, None)
+            .await?;
+        entries.push(Entry {
+            account: own,
+            amount: s,
+        });
+        entries.push(Entry {
+            account: granted,
+            amount: -s,
+        });
     }
     let posted = ledger::post(
         conn,
@@ -208,10 +264,18 @@ async fn post_points(
     if net == 0 {
         return Ok(None);
     }
-    let points = app.account(conn, town, AccountKind::CardPoints, Some(card)).await?;
-    let issued = app.account(conn, town, AccountKind::PointsIssued, None).await?;
+    let points = app
+        .account(conn, town, AccountKind::CardPoints, Some(card))
+        .await?;
+    let issued = app
+        .account(conn, town, AccountKind::PointsIssued, None)
+        .await?;
     let p = Decimal::from(net);
-    let kind = if net > 0 { PostingKind::PointsEarn } else { PostingKind::PointsSpend };
+    let kind = if net > 0 {
+        PostingKind::PointsEarn
+    } else {
+        PostingKind::PointsSpend
+    };
     let posted = ledger::post(
         conn,
         &Posting {
@@ -220,7 +284,16 @@ async fn post_points(
             kind,
             memo: String::new(),
             reverses: None,
-            entries: vec![Entry { account: points, amount: p }, Entry { account: issued, amount: -p }],
+            entries: vec![
+                Entry {
+                    account: points,
+                    amount: p,
+                },
+                Entry {
+                    account: issued,
+                    amount: -p,
+                },
+            ],
         },
     )
     .await

@@ -11,8 +11,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::actor::Actor;
-use crate::db::redemptions::{self, NewReversal, RedemptionRow};
 use crate::db::counters;
+use crate::db::redemptions::{self, NewReversal, RedemptionRow};
 use crate::domain::limits::Bump;
 use crate::domain::pricing::{self, Original, Reversal};
 
@@ -48,7 +48,10 @@ async fn prepare(
     }
     let row = redemptions::by_id(conn, id).await?.ok_or_else(not_found)?;
     if row.merchant_id != actor.merchant.as_uuid() {
-        return Err(ApiError::forbidden("forbidden_merchant", "this belongs to another merchant"));
+        return Err(ApiError::forbidden(
+            "forbidden_merchant",
+            "this belongs to another merchant",
+        ));
     }
     Ok(Some(row))
 }
@@ -61,8 +64,19 @@ pub struct Request<'a> {
     pub void_window_secs: i64,
 }
 
-pub async fn reverse(conn: &mut PgConnection, actor: &Actor, req: Request<'_>, now: DateTime<Utc>) -> ApiResult<()> {
-    let Request { id, key, kind, reason, void_window_secs } = req;
+pub async fn reverse(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    req: Request<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let Request {
+        id,
+        key,
+        kind,
+        reason,
+        void_window_secs,
+    } = req;
     let kind_str = match kind {
         Kind::Void => "void",
         Kind::Refund(_) => "refund",
@@ -81,21 +95,37 @@ pub async fn reverse(conn: &mut PgConnection, actor: &Actor, req: Request<'_>, n
     let (refunded, rev, status) = match kind {
         Kind::Void => {
             if row.status != "redeemed" {
-                return Err(ApiError::conflict("already_reversed", "this redemption was already voided or refunded"));
+                return Err(ApiError::conflict(
+                    "already_reversed",
+                    "this redemption was already voided or refunded",
+                ));
             }
             if (now - row.recorded_at).num_seconds() > void_window_secs {
-                return Err(ApiError::conflict("void_window_passed", "too late to void; make a refund instead"));
+                return Err(ApiError::conflict(
+                    "void_window_passed",
+                    "too late to void; make a refund instead",
+                ));
             }
-            let all = Reversal { municipality: orig.municipality, merchant: orig.merchant, points: orig.points };
+            let all = Reversal {
+                municipality: orig.municipality,
+                merchant: orig.merchant,
+                points: orig.points,
+            };
             (orig.basket, all, "voided")
         }
         Kind::Refund(amount) => {
             if !matches!(row.status.as_str(), "redeemed" | "partially_refunded") {
-                return Err(ApiError::conflict("already_reversed", "this redemption was voided or fully refunded"));
+                return Err(ApiError::conflict(
+                    "already_reversed",
+                    "this redemption was voided or fully refunded",
+                ));
             }
             let left_basket = row.basket - done_basket;
             if amount.amount() > left_basket {
-                return Err(ApiError::unprocessable("refund_too_large", format!("at most {left_basket} can be refunded")));
+                return Err(ApiError::unprocessable(
+                    "refund_too_large",
+                    format!("at most {left_basket} can be refunded"),
+                ));
             }
             let left = Reversal {
                 municipality: money(row.municipality_share - done_m)?,
@@ -103,13 +133,26 @@ pub async fn reverse(conn: &mut PgConnection, actor: &Actor, req: Request<'_>, n
                 points: orig.points,
             };
             let mut rev = pricing::refund(&orig, &left, amount);
-            rev.points = cumulative_points(&orig, done_basket + amount.amount()) - cumulative_points(&orig, done_basket);
-            let status = if amount.amount() == left_basket { "refunded" } else { "partially_refunded" };
+            rev.points = cumulative_points(&orig, done_basket + amount.amount())
+                - cumulative_points(&orig, done_basket);
+            let status = if amount.amount() == left_basket {
+                "refunded"
+            } else {
+                "partially_refunded"
+            };
             (amount, rev, status)
         }
     };
-    let posting_kind = if matches!(kind, Kind::Void) { PostingKind::Void } else { PostingKind::Refund };
-    let eur_tx = if row.discount.is_zero() { None } else { Some(TransactionId::from_uuid(row.journal_tx)) };
+    let posting_kind = if matches!(kind, Kind::Void) {
+        PostingKind::Void
+    } else {
+        PostingKind::Refund
+    };
+    let eur_tx = if row.discount.is_zero() {
+        None
+    } else {
+        Some(TransactionId::from_uuid(row.journal_tx))
+    };
     let town = actor.town;
     let mut journal = None;
     if let Some(tx) = eur_tx.filter(|_| !rev.discount().is_zero()) {
@@ -119,15 +162,33 @@ pub async fn reverse(conn: &mut PgConnection, actor: &Actor, req: Request<'_>, n
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let share = if has_m && i < 2 { rev.municipality } else { rev.merchant };
-                let sign = if e.amount.is_sign_negative() { Decimal::ONE } else { Decimal::NEGATIVE_ONE };
-                Entry { account: e.account, amount: share.amount() * sign }
+                let share = if has_m && i < 2 {
+                    rev.municipality
+                } else {
+                    rev.merchant
+                };
+                let sign = if e.amount.is_sign_negative() {
+                    Decimal::ONE
+                } else {
+                    Decimal::NEGATIVE_ONE
+                };
+                Entry {
+                    account: e.account,
+                    amount: share.amount() * sign,
+                }
             })
             .filter(|e| !e.amount.is_zero())
             .collect();
         let posted = ledger::post(
             conn,
-            &Posting { town, idempotency_key: format!("{kind_str}:{key}"), kind: posting_kind, memo: reason.to_owned(), reverses: Some(tx), entries },
+            &Posting {
+                town,
+                idempotency_key: format!("{kind_str}:{key}"),
+                kind: posting_kind,
+                memo: reason.to_owned(),
+                reverses: Some(tx),
+                entries,
+            },
         )
         .await?;
         journal = Some(posted.id);
@@ -138,24 +199,39 @@ pub async fn reverse(conn: &mut PgConnection, actor: &Actor, req: Request<'_>, n
         let orig_entries = ledger::transaction_entries(conn, town, ptx).await?;
         let entries = orig_entries
             .iter()
-            .map(|e| Entry { account: e.account, amount: if e.amount.is_sign_negative() { Decimal::from(rev.points.abs()) } else { -Decimal::from(rev.points.abs()) } })
+            .map(|e| Entry {
+                account: e.account,
+                amount: if e.amount.is_sign_negative() {
+                    Decimal::from(rev.points.abs())
+                } else {
+                    -Decimal::from(rev.points.abs())
+                },
+            })
             .collect();
         let posted = ledger::post(
             conn,
-            &Posting { town, idempotency_key: format!("{kind_str}-points:{key}"), kind: posting_kind, memo: reason.to_owned(), reverses: Some(ptx), entries },
+            &Posting {
+                town,
+                idempotency_key: format!("{kind_str}-points:{key}"),
+                kind: posting_kind,
+                memo: reason.to_owned(),
+                reverses: Some(ptx),
+                entries,
+            },
         )
         .await
         .map_err(|e| match e {
-            ledger::LedgerError::InsufficientBalance(_) => {
-                ApiError::conflict("points_already_spent", "the card has already spent the points this would take back")
-            }
+            ledger::LedgerError::InsufficientBalance(_) => ApiError::conflict(
+                "points_already_spent",
+                "the card has already spent the points this would take back",
+            ),
             other => other.into(),
         })?;
         points_tx = Some(posted.id);
     }
-    let journal_tx = journal
-        .or(points_tx)
-        .ok_or_else(|| ApiError::unprocessable("refund_too_small", "this refund reverses nothing"))?;
+    let journal_tx = journal.or(points_tx).ok_or_else(|| {
+        ApiError::unprocessable("refund_too_small", "this refund reverses nothing")
+    })?;
     release_counters(conn, &row, &kind, &rev).await?;
     redemptions::insert_reversal(
         conn,
@@ -191,9 +267,18 @@ fn cumulative_points(orig: &Original, refunded: Decimal) -> i32 {
 
 /// A void gives the card its use back and the budgets their share; a refund only
 /// gives the budgets back what it reversed.
-async fn release_counters(conn: &mut PgConnection, row: &RedemptionRow, kind: &Kind, rev: &Reversal) -> ApiResult<()> {
+async fn release_counters(
+    conn: &mut PgConnection,
+    row: &RedemptionRow,
+    kind: &Kind,
+    rev: &Reversal,
+) -> ApiResult<()> {
     let bumps: Vec<Bump> = serde_json::from_value(row.counters.clone()).unwrap_or_default();
-    let budget_back = if row.municipality_share.is_zero() { rev.discount() } else { rev.municipality };
+    let budget_back = if row.municipality_share.is_zero() {
+        rev.discount()
+    } else {
+        rev.municipality
+    };
     for b in bumps {
         let by = match (kind, b.is_count()) {
             (Kind::Void, true) => b.by,

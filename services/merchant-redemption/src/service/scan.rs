@@ -87,7 +87,11 @@ pub async fn scan(
     } else {
         0
     };
-    let dc = rules::Card { id: c.id, product_code: c.product_code.clone(), points };
+    let dc = rules::Card {
+        id: c.id,
+        product_code: c.product_code.clone(),
+        points,
+    };
     let list = offers
         .iter()
         .map(|p| {
@@ -118,7 +122,9 @@ fn offer(
     now: DateTime<Utc>,
 ) -> Offer {
     // Without a basket, check everything but the amounts with a nominal basket.
-    let probe = basket.or(p.rules.min_basket).unwrap_or(Money::from_cents(100));
+    let probe = basket
+        .or(p.rules.min_basket)
+        .unwrap_or(Money::from_cents(100));
     let result = rules::evaluate(p, card, probe, cur, tz, now);
     let quote = result.as_ref().ok().filter(|_| basket.is_some());
     let bumps = match &result {

@@ -41,7 +41,13 @@ pub async fn town(admin: &PgPool, slug: &str, code: i16) -> Town {
     .execute(admin)
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    Town { id, code: code as u16, key, kid, product }
+    Town {
+        id,
+        code: code as u16,
+        key,
+        kid,
+        product,
+    }
 }
 
 pub struct Card {
@@ -55,7 +61,9 @@ pub async fn cards(admin: &PgPool, t: &Town, first: u32, n: u32) -> Vec<Card> {
     let mut out = Vec::new();
     for serial in first..first + n {
         let id = Uuid::now_v7();
-        let number = CardNumber::new(t.code, serial).unwrap_or_else(|e| panic!("{e}")).digits();
+        let number = CardNumber::new(t.code, serial)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .digits();
         sqlx::query(
             "INSERT INTO cards (id, town_id, product_id, serial, number, status, page_code, activated_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, 'active', $6, now(), now() + interval '48 hours')",
@@ -69,15 +77,30 @@ pub async fn cards(admin: &PgPool, t: &Town, first: u32, n: u32) -> Vec<Card> {
         .execute(admin)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-        let claim = cardtoken::Claim { town_code: t.code, card_id: CardId::from_uuid(id), token_serial: 1 };
-        out.push(Card { id, number, token: cardtoken::encode(&claim, &t.kid, &t.key) });
+        let claim = cardtoken::Claim {
+            town_code: t.code,
+            card_id: CardId::from_uuid(id),
+            token_serial: 1,
+        };
+        out.push(Card {
+            id,
+            number,
+            token: cardtoken::encode(&claim, &t.kid, &t.key),
+        });
     }
     out
 }
 
 /// A promotion (inserted as the owner) with `rules`, co-financing `pct`, a
 /// funded budget, and `merchants` approved.
-pub async fn promotion(admin: &PgPool, t: &Town, rules: Value, pct: &str, budget: &str, merchants: &[MerchantId]) -> Uuid {
+pub async fn promotion(
+    admin: &PgPool,
+    t: &Town,
+    rules: Value,
+    pct: &str,
+    budget: &str,
+    merchants: &[MerchantId],
+) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO promotions (id, town_id, name, co_financing_percent, rules, starts_on, ends_on)
@@ -108,9 +131,19 @@ pub async fn promotion(admin: &PgPool, t: &Town, rules: Value, pct: &str, budget
 pub async fn fund(admin: &PgPool, town: TownId, promo: Uuid, amount: &str) {
     use ledger::{AccountKind, Entry, NewAccount, Posting, PostingKind};
     let mut conn = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
-    let open = |kind, owner| NewAccount { town, kind, owner, name: "t".into() };
-    let funding = ledger::ensure_account(&mut conn, &open(AccountKind::MunicipalityFunding, None)).await.unwrap_or_else(|e| panic!("{e}"));
-    let budget = ledger::ensure_account(&mut conn, &open(AccountKind::PromotionBudget, Some(promo))).await.unwrap_or_else(|e| panic!("{e}"));
+    let open = |kind, owner| NewAccount {
+        town,
+        kind,
+        owner,
+        name: "t".into(),
+    };
+    let funding = ledger::ensure_account(&mut conn, &open(AccountKind::MunicipalityFunding, None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let budget =
+        ledger::ensure_account(&mut conn, &open(AccountKind::PromotionBudget, Some(promo)))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     let a: rust_decimal::Decimal = amount.parse().unwrap_or_else(|e| panic!("{e}"));
     ledger::post(
         &mut conn,
@@ -120,24 +153,45 @@ pub async fn fund(admin: &PgPool, town: TownId, promo: Uuid, amount: &str) {
             kind: PostingKind::BudgetFunding,
             memo: String::new(),
             reverses: None,
-            entries: vec![Entry { account: funding, amount: -a }, Entry { account: budget, amount: a }],
+            entries: vec![
+                Entry {
+                    account: funding,
+                    amount: -a,
+                },
+                Entry {
+                    account: budget,
+                    amount: a,
+                },
+            ],
         },
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
 }
 
-pub async fn balance(admin: &PgPool, town: TownId, kind: ledger::AccountKind, owner: Option<Uuid>) -> rust_decimal::Decimal {
+pub async fn balance(
+    admin: &PgPool,
+    town: TownId,
+    kind: ledger::AccountKind,
+    owner: Option<Uuid>,
+) -> rust_decimal::Decimal {
     let mut conn = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
-    match ledger::find_account(&mut conn, town, kind, owner).await.unwrap_or_else(|e| panic!("{e}")) {
-        Some(a) => ledger::balance_of(&mut conn, a).await.unwrap_or_else(|e| panic!("{e}")),
+    match ledger::find_account(&mut conn, town, kind, owner)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    {
+        Some(a) => ledger::balance_of(&mut conn, a)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
         None => rust_decimal::Decimal::ZERO,
     }
 }
 
 pub async fn audit_clean(admin: &PgPool) {
     let mut conn = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
-    let report = ledger::audit(&mut conn).await.unwrap_or_else(|e| panic!("{e}"));
+    let report = ledger::audit(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(report.findings.is_empty(), "audit: {:?}", report.findings);
 }
 
@@ -148,12 +202,28 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: String) -> Api {
-        Api { base, http: Client::builder().pool_max_idle_per_host(64).build().unwrap_or_else(|e| panic!("{e}")) }
+        Api {
+            base,
+            http: Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        }
     }
 
     /// Builds the request now, so the future borrows nothing.
-    pub fn post(&self, path: &str, bearer: &str, key: Option<&str>, body: Value) -> impl Future<Output = Response> + use<> {
-        let mut req = self.http.post(format!("{}{path}", self.base)).bearer_auth(bearer).json(&body);
+    pub fn post(
+        &self,
+        path: &str,
+        bearer: &str,
+        key: Option<&str>,
+        body: Value,
+    ) -> impl Future<Output = Response> + use<> {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(bearer)
+            .json(&body);
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
         }
@@ -161,12 +231,27 @@ impl Api {
     }
 
     pub fn get(&self, path: &str, bearer: &str) -> impl Future<Output = Response> + use<> {
-        let req = self.http.get(format!("{}{path}", self.base)).bearer_auth(bearer);
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(bearer);
         async move { req.send().await.unwrap_or_else(|e| panic!("{e}")) }
     }
 
-    pub fn redeem(&self, bearer: &str, key: &str, card: &Card, promo: Uuid, basket: &str) -> impl Future<Output = Response> + use<> {
-        self.post("/redemption/v1/redemptions", bearer, Some(key), json!({"token": card.token, "promotion_id": promo, "basket": basket}))
+    pub fn redeem(
+        &self,
+        bearer: &str,
+        key: &str,
+        card: &Card,
+        promo: Uuid,
+        basket: &str,
+    ) -> impl Future<Output = Response> + use<> {
+        self.post(
+            "/redemption/v1/redemptions",
+            bearer,
+            Some(key),
+            json!({"token": card.token, "promotion_id": promo, "basket": basket}),
+        )
     }
 }
 
@@ -182,7 +267,13 @@ pub async fn serve(ctx: &Context, config: merchant_redemption::Config) -> Api {
     Api::new(platform::testing::spawn(app).await)
 }
 
-pub async fn merchant_with_token(admin: &PgPool, ctx: &Context, t: &Town, name: &str, role: Role) -> (MerchantId, String) {
+pub async fn merchant_with_token(
+    admin: &PgPool,
+    ctx: &Context,
+    t: &Town,
+    name: &str,
+    role: Role,
+) -> (MerchantId, String) {
     let m = make_merchant(admin, t.id, name).await;
     (m, token(ctx, role, t.id, Some(m)))
 }
