@@ -5,6 +5,7 @@ use platform::Context;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod domain;

@@ -251,3 +251,21 @@ async fn rotated_keys_keep_old_cards_valid_until_revoked(pool: PgPool) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status(), 404);
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_admin_cli_creates_a_town_key_that_is_published(pool: PgPool) {
+    let a = app(&pool).await;
+    town(&pool, "koper", 101).await;
+    let mut conn = pool.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let settings = platform::Settings::default();
+    let kid = card_issuing::cli::create_town_qr_key(&mut conn, "koper", &settings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, keys) = public_keys(&a, "koper").await;
+    assert!(keys.contains_key(&kid), "{kid} published");
+    assert!(
+        card_issuing::cli::create_town_qr_key(&mut conn, "atlantis", &settings)
+            .await
+            .is_err()
+    );
+}
