@@ -51,6 +51,13 @@ pub enum KeysCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Create a town's new QR signing key (sealed with issuing.key_encryption_key) and
+    /// print its kid; older keys stop signing but keep verifying.
+    TownQr {
+        /// The town's slug, e.g. koper.
+        #[arg(long)]
+        town: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -88,6 +95,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let dir = dir.unwrap_or_else(|| settings.auth.keys_dir.clone());
             let kid = platform::auth::generate_key_file(&dir)?;
+            println!("{kid}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::TownQr { town },
+        } => {
+            let pool = sqlx::PgPool::connect(settings.database.admin_url.expose()).await?;
+            let mut conn = pool.acquire().await?;
+            let kid = card_issuing::cli::create_town_qr_key(&mut conn, &town, &settings).await?;
             println!("{kid}");
             Ok(ExitCode::SUCCESS)
         }
