@@ -123,11 +123,11 @@ async fn main() -> anyhow::Result<()> {
                     );
                 }
             }
-            sqlx::query(
-                "ANALYZE redemptions; ANALYZE journal_entries; ANALYZE journal_transactions",
-            )
-            .execute(&pool)
-            .await?;
+            for table in ["redemptions", "journal_entries", "journal_transactions"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+                    .execute(&pool)
+                    .await?;
+            }
             println!(
                 "town {town} ({town_id}): {redemptions} redemptions across {merchants} merchants in {m}, {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -158,11 +158,13 @@ async fn main() -> anyhow::Result<()> {
                 t.elapsed().as_secs_f64()
             );
             let mut list: Vec<Download> = Download::TOWN.to_vec();
+            let mut tx = platform::db::begin_town(&pool, town_id).await?;
             let merchants: Vec<uuid::Uuid> =
                 sqlx::query_scalar("SELECT id FROM merchants WHERE town_id = $1 ORDER BY name")
                     .bind(town_id.as_uuid())
-                    .fetch_all(&pool)
+                    .fetch_all(&mut *tx)
                     .await?;
+            tx.commit().await?;
             let take = if merchant_pdfs < 0 {
                 merchants.len()
             } else {

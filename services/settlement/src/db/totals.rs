@@ -29,7 +29,8 @@ pub struct TotalRow {
 /// their journal transactions on the merchant's accounts. $1 town, $2 month.
 /// A late event (its local day outside the month) counts on the month's first day.
 const LIVE: &str = "
-WITH x AS (
+WITH t AS (SELECT timezone FROM towns WHERE id = $1),
+x AS (
     SELECT r.merchant_id, r.promotion_id, r.occurred_at, r.journal_tx, 1 AS redemptions,
            0 AS reversals, r.basket, r.points_earned::bigint AS points, r.adjustment
     FROM redemptions r WHERE r.town_id = $1 AND r.period = $2
@@ -37,27 +38,33 @@ WITH x AS (
     SELECT r.merchant_id, r.promotion_id, v.occurred_at, v.journal_tx, 0, 1, 0, 0, v.adjustment
     FROM redemption_reversals v JOIN redemptions r ON r.id = v.redemption_id
     WHERE v.town_id = $1 AND v.period = $2
-), j AS (
-    SELECT e.transaction_id,
-           coalesce(sum(e.amount) FILTER (WHERE a.kind = 'merchant_receivable'), 0) AS muni,
-           coalesce(sum(e.amount) FILTER (WHERE a.kind = 'merchant_own_discount'), 0) AS own
-    FROM journal_entries e JOIN ledger_accounts a ON a.id = e.account_id
+), d AS (
+    SELECT x.*, least(greatest((x.occurred_at AT TIME ZONE t.timezone)::date, $2::date),
+                      ($2::date + interval '1 month' - interval '1 day')::date) AS day
+    FROM x CROSS JOIN t
+), c AS (
+    SELECT merchant_id, promotion_id, day, sum(redemptions) AS redemptions, sum(reversals) AS reversals,
+           sum(basket) AS basket, sum(points) AS points
+    FROM d GROUP BY 1, 2, 3
+), m AS (
+    SELECT d.merchant_id, d.promotion_id, d.day,
+           sum(e.amount) FILTER (WHERE a.kind = 'merchant_receivable') AS muni,
+           sum(e.amount) FILTER (WHERE a.kind = 'merchant_own_discount') AS own,
+           sum(e.amount) FILTER (WHERE a.kind = 'merchant_receivable' AND d.adjustment) AS adj
+    FROM d JOIN journal_entries e ON e.transaction_id = d.journal_tx
+    JOIN ledger_accounts a ON a.id = e.account_id
     WHERE e.town_id = $1 AND a.kind IN ('merchant_receivable', 'merchant_own_discount')
-      AND e.transaction_id IN (SELECT journal_tx FROM x)
-    GROUP BY e.transaction_id
-), t AS (SELECT timezone FROM towns WHERE id = $1)
-SELECT x.merchant_id, x.promotion_id,
-       least(greatest((x.occurred_at AT TIME ZONE t.timezone)::date, $2::date),
-             ($2::date + interval '1 month' - interval '1 day')::date) AS day,
-       sum(x.redemptions)::bigint AS redemptions, sum(x.reversals)::bigint AS reversals,
-       sum(x.basket)::numeric(18,2) AS basket,
-       sum(coalesce(j.muni, 0) + coalesce(j.own, 0))::numeric(18,2) AS discount,
-       sum(coalesce(j.muni, 0))::numeric(18,2) AS municipality,
-       sum(coalesce(j.own, 0))::numeric(18,2) AS merchant_share,
-       sum(x.points)::bigint AS points,
-       sum(CASE WHEN x.adjustment THEN coalesce(j.muni, 0) ELSE 0 END)::numeric(18,2) AS adjustments
-FROM x CROSS JOIN t LEFT JOIN j ON j.transaction_id = x.journal_tx
-GROUP BY 1, 2, 3";
+    GROUP BY 1, 2, 3
+)
+SELECT c.merchant_id, c.promotion_id, c.day,
+       c.redemptions::bigint AS redemptions, c.reversals::bigint AS reversals,
+       c.basket::numeric(18,2) AS basket,
+       (coalesce(m.muni, 0) + coalesce(m.own, 0))::numeric(18,2) AS discount,
+       coalesce(m.muni, 0)::numeric(18,2) AS municipality,
+       coalesce(m.own, 0)::numeric(18,2) AS merchant_share,
+       c.points::bigint AS points,
+       coalesce(m.adj, 0)::numeric(18,2) AS adjustments
+FROM c LEFT JOIN m USING (merchant_id, promotion_id, day)";
 
 const COLUMNS: &str = "merchant_id, promotion_id, day, redemptions, reversals, basket, discount, \
                        municipality, merchant_share, points, adjustments";

@@ -32,6 +32,10 @@ pub async fn close(
             "a month can be closed only after it has ended",
         ));
     }
+    // One big aggregate; JIT compilation costs more than it saves here.
+    sqlx::query("SET LOCAL jit = off")
+        .execute(&mut *conn)
+        .await?;
     totals::freeze(conn, town, month).await?;
     // The redemption rows must agree with their journal transactions; if not, the
     // whole close rolls back.

@@ -36,6 +36,7 @@ try {
     await page.fill('input[name=password]', 'correct horse battery');
     await page.click('#login-form button[type=submit]');
     await page.waitForSelector('#app:not([hidden]) table');
+    assert.equal(await page.isVisible('#login-form'), false, 'the login form is gone once logged in');
   };
 
   await step('the login page speaks Slovenian by default and refuses a wrong password', async () => {

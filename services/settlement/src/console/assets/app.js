@@ -8,7 +8,11 @@ const state = { words: {}, lang: localStorage.getItem('lang') || 'sl', token: se
 const $ = (s) => document.querySelector(s);
 const t = (k) => (state.words[state.lang] || {})[k] || k;
 const canAct = () => state.role === 'town_admin';
-const money = (s) => (s == null ? '' : (state.lang === 'en' ? s : String(s).replace('.', ',')));
+const money = (s) => {
+  if (s == null) return '';
+  const v = Number(s).toFixed(2);
+  return state.lang === 'en' ? v : v.replace('.', ',');
+};
 const month = (d) => d.slice(0, 7);
 
 function el(tag, attrs = {}, ...kids) {
@@ -49,7 +53,9 @@ function table(head, rows, numeric = []) {
 // A cumulative budget-use line for the month, against the budget (used + left).
 function burnChart(burn, budget, label) {
   const W = 620, H = 160, P = 30, n = Math.max(burn.length, 1);
-  const top = Math.max(budget, ...burn.map(Number), 1);
+  // Scale to the use, so a small burn is visible; the budget line shows when in range.
+  const used = Math.max(...burn.map(Number), 0);
+  const top = budget <= used * 1.5 ? Math.max(budget, used, 1) : Math.max(used * 1.2, 1);
   const x = (i) => P + (i / Math.max(n - 1, 1)) * (W - 2 * P);
   const y = (v) => H - P - (v / top) * (H - 2 * P);
   const ns = 'http://www.w3.org/2000/svg';
@@ -57,12 +63,12 @@ function burnChart(burn, budget, label) {
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', W); svg.setAttribute('height', H);
   svg.setAttribute('class', 'chart'); svg.setAttribute('role', 'img'); svg.setAttribute('aria-label', label);
   const add = (tag, a) => { const e = document.createElementNS(ns, tag); for (const k in a) e.setAttribute(k, a[k]); svg.append(e); return e; };
-  add('line', { x1: P, y1: y(budget), x2: W - P, y2: y(budget), stroke: '#c0392b', 'stroke-dasharray': '4 3' });
+  if (budget <= top) add('line', { x1: P, y1: y(budget), x2: W - P, y2: y(budget), stroke: '#c0392b', 'stroke-dasharray': '4 3' });
   add('line', { x1: P, y1: H - P, x2: W - P, y2: H - P, stroke: '#888' });
   add('polyline', { points: burn.map((v, i) => `${x(i)},${y(Number(v))}`).join(' '), fill: 'none', stroke: '#1f6f8b', 'stroke-width': 2 });
   const txt = (s, a) => { const e = add('text', Object.assign({ 'font-size': 11, fill: '#333' }, a)); e.textContent = s; };
   txt('1', { x: P, y: H - 10 }); txt(String(n) + ' ' + t('day'), { x: W - P - 40, y: H - 10 });
-  txt(money(budget.toFixed(2)) + ' €', { x: P + 4, y: y(budget) - 4 });
+  txt(money(used) + ' € / ' + money(budget) + ' €', { x: P + 4, y: 14 });
   return svg;
 }
 
