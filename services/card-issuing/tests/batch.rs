@@ -103,6 +103,16 @@ async fn a_print_batch_gives_csv_and_sheets_that_verify_offline(pool: PgPool) {
     assert_eq!(r.status(), 200);
     let svg = r.text().await.unwrap_or_default();
     assert_eq!(svg.matches("<g transform").count(), 5);
+    let r = a
+        .get(&tic, &format!("/issuing/v1/batches/{id}/sheet.svg?page=1"))
+        .await;
+    let first = r.text().await.unwrap_or_default();
+    assert_eq!(first.matches("<g transform").count(), 10);
+    // Kept for a look in a browser: $CARGO_TARGET_DIR/tmp/sheet-page-1.svg
+    let _ = std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sheet-page-1.svg"),
+        &first,
+    );
     assert!(svg.contains("width=\"210mm\""));
     assert_eq!(
         a.get(&tic, &format!("/issuing/v1/batches/{id}/sheet.svg?page=4"))
