@@ -53,7 +53,10 @@ async fn seed_is_idempotent_and_the_demo_passes_audit(admin: PgPool) {
         before.0 >= 3 && before.1 >= 10 && before.2 >= 1,
         "{before:?}"
     );
-    assert_eq!(count("SELECT count(*) FROM promotions").await, 1);
+    assert_eq!(
+        count("SELECT count(*) FROM promotions WHERE name = 'Razvajaj se v mestu'").await,
+        1
+    );
 
     let (ok, out) = towncard(&admin, &["seed-demo"]);
     assert!(ok, "{out}");
