@@ -19,7 +19,7 @@ PORT=${BENCH_PORT:-18080}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/towncard-target}
 BIN=$CARGO_TARGET_DIR/release
 
-cargo build --release -p merchant-redemption --bins >&2
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p merchant-redemption --bins >&2
 
 psql() { command psql -h $PGHOST -p $PGPORT -U postgres -v ON_ERROR_STOP=1 -q "$@"; }
 psql -d postgres -c "DROP DATABASE IF EXISTS towncard_bench" -c "CREATE DATABASE towncard_bench"
