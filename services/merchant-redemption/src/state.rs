@@ -75,10 +75,14 @@ pub struct Shared {
     pub cache: Cache,
     pub limiter: Limiter,
     events: OnceLock<()>,
+    budget_gates: Mutex<HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
     accounts: Mutex<HashMap<AccountKey, AccountId>>,
 }
 
 pub type App = Arc<Shared>;
+
+/// Concurrent redemptions of one promotion per process (below its 16 budget shards).
+pub const BUDGET_GATE: usize = 10;
 
 impl Shared {
     pub fn new(config: Config) -> App {
@@ -87,6 +91,7 @@ impl Shared {
             cache: Cache::default(),
             limiter: Limiter::default(),
             events: OnceLock::new(),
+            budget_gates: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),
         })
     }
@@ -97,6 +102,25 @@ impl Shared {
         self.events.get_or_init(|| {
             crate::events::spawn_subscriber(self.clone(), ctx.settings.redis.url.expose().clone());
         });
+    }
+
+    /// Admits at most `BUDGET_GATE` concurrent redemptions of one promotion in this
+    /// process. The budget has 16 shards taken with SKIP LOCKED; with more
+    /// concurrent debits than shards, the ledger falls back to locking all shards,
+    /// which serializes everyone. Queuing here, before a connection is taken, keeps
+    /// the debits on the fast path. Correctness does not depend on it.
+    pub async fn budget_gate(&self, promotion: Uuid) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let gate = {
+            let mut gates = self.budget_gates.lock().ok()?;
+            if gates.len() > 10_000 {
+                gates.clear();
+            }
+            gates
+                .entry(promotion)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(BUDGET_GATE)))
+                .clone()
+        };
+        gate.acquire_owned().await.ok()
     }
 
     /// The ledger account for (town, kind, owner), opened if missing. Ids of accounts

@@ -62,6 +62,7 @@ async fn redeem_offer(
         promotion: req.promotion_id,
         basket: req.basket,
     };
+    let _gate = app.budget_gate(req.promotion_id).await;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;
     // A replay must not count against the card's velocity, so look first.
     if redeem::replay(&mut tx, &actor, &key, &request.hash(&actor))
