@@ -1,13 +1,14 @@
 //! Applying a net change to an account's sharded balance.
 //!
 //! Deadlock freedom: `post` applies accounts in ascending id order. Within one
-//! account a transaction either takes a single shard without waiting (SKIP LOCKED)
-//! or waits for shards in ascending order, and it never waits on a second shard of
-//! an account it already holds one of. So no wait cycle can form.
+//! account a transaction takes a single shard (without waiting, or waiting for that
+//! one shard), or, holding none, waits for all shards in ascending order; it never
+//! waits on a second shard of an account it already holds one of. So no wait cycle
+//! can form.
 
 use rand::Rng;
 use rust_decimal::Decimal;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::LedgerError;
@@ -26,12 +27,49 @@ pub async fn apply(
         // Funding a guarded account: spread it so every shard can serve debits.
         return spread(conn, account, delta).await;
     }
-    // Any free shard will do; a guarded account needs one that covers the debit.
-    let need = if account.non_negative {
-        -delta
-    } else {
-        Decimal::MIN
-    };
+    if account.non_negative {
+        // A failed attempt may leave a shard row locked; the savepoint releases it,
+        // so consolidation starts holding no shard of this account (lock order).
+        let mut sp = conn.begin().await?;
+        if take_covering_shard(&mut sp, account, delta).await? {
+            sp.commit().await?;
+            return Ok(());
+        }
+        sp.rollback().await?;
+        return consolidate(conn, account, delta).await;
+    }
+    // Any free shard will do.
+    let took = sqlx::query_scalar!(
+        "UPDATE ledger_balances SET balance = balance + $2
+         WHERE account_id = $1 AND shard = (
+             SELECT shard FROM ledger_balances
+             WHERE account_id = $1 AND balance >= $3
+             ORDER BY random() LIMIT 1
+             FOR UPDATE SKIP LOCKED)
+         RETURNING shard",
+        id,
+        delta,
+        Decimal::MIN,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if took.is_some() {
+        return Ok(());
+    }
+    // Every shard is busy: wait for one at random.
+    let shard = rand::thread_rng().gen_range(0..account.shards);
+    apply_to_shard(conn, id, shard, delta, account).await
+}
+
+/// Debits one shard that covers the amount: a free one if any, else waits for one
+/// that covered it a moment ago. False when no single shard covers it.
+async fn take_covering_shard(
+    conn: &mut PgConnection,
+    account: &Account,
+    delta: Decimal,
+) -> Result<bool, LedgerError> {
+    let id = account.id.as_uuid();
+    let need = -delta;
     let took = sqlx::query_scalar!(
         "UPDATE ledger_balances SET balance = balance + $2
          WHERE account_id = $1 AND shard = (
@@ -47,14 +85,23 @@ pub async fn apply(
     .fetch_optional(&mut *conn)
     .await?;
     if took.is_some() {
-        return Ok(());
+        return Ok(true);
     }
-    if account.non_negative {
-        consolidate(conn, account, delta).await
-    } else {
-        // Every shard is busy: wait for one at random.
-        let shard = rand::thread_rng().gen_range(0..account.shards);
-        apply_to_shard(conn, id, shard, delta, account).await
+    let covering = sqlx::query_scalar!(
+        "SELECT shard FROM ledger_balances WHERE account_id = $1 AND balance >= $2
+         ORDER BY random() LIMIT 1",
+        id,
+        need,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match covering {
+        Some(shard) => match apply_to_shard(conn, id, shard, delta, account).await {
+            Ok(()) => Ok(true),
+            Err(LedgerError::InsufficientBalance(_)) => Ok(false),
+            Err(e) => Err(e),
+        },
+        None => Ok(false),
     }
 }
 

@@ -520,3 +520,39 @@ async fn a_town_sees_only_its_own_rows(admin: PgPool) {
     .unwrap_or(true);
     assert!(!bypass);
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn many_more_concurrent_debits_than_shards_neither_deadlock_nor_queue_on_all_shards(
+    admin: PgPool,
+) {
+    let pool = app_pool(&admin).await;
+    let town = make_town(&admin, "busy", 208).await;
+    let funding = open(&pool, town, AccountKind::MunicipalityFunding, "funding").await;
+    let budget = open(&pool, town, AccountKind::PromotionBudget, "budget").await;
+    let receivable = open(&pool, town, AccountKind::MerchantReceivable, "merchant").await;
+    post(
+        &pool,
+        &transfer(town, "fund", funding, budget, dec!(10000.00)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let pool = Arc::new(pool);
+    let tasks: Vec<_> = (0..400)
+        .map(|n| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                post(
+                    &pool,
+                    &transfer(town, &format!("b-{n}"), budget, receivable, dec!(1.25)),
+                )
+                .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let r = t.await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.is_ok(), "a covered debit failed: {r:?}");
+    }
+    assert_eq!(balance(&pool, town, budget).await, dec!(9500.00));
+    assert!(audit(&admin).await.is_clean());
+}
