@@ -55,7 +55,11 @@ pub fn render(template: Template, data: &serde_json::Value) -> Result<Vec<u8>, P
         timestamp: None,
         ..Default::default()
     };
-    typst_pdf::pdf(&doc, &options).map_err(|errs| PdfError::Template(describe(&errs)))
+    let pdf = typst_pdf::pdf(&doc, &options).map_err(|errs| PdfError::Template(describe(&errs)));
+    // typst memoizes across compilations; without eviction a process that renders
+    // hundreds of statements keeps every one's intermediate results.
+    comemo::evict(2);
+    pdf
 }
 
 fn describe(errs: &[typst::diag::SourceDiagnostic]) -> String {
