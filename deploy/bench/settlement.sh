@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Settlement benchmark: a town with 1,000,000 redemptions across 500 merchants in one
-# month, then close + every download (both CSVs, XLSX, town PDF, SEPA pain.001 and a
+# month, then close + every download (as the service role towncard_app, under RLS) (both CSVs, XLSX, town PDF, SEPA pain.001 and a
 # PDF statement per merchant), timed, with the peak memory of the process.
 #
 #   deploy/bench/settlement.sh                     # 1,000,000 redemptions, 500 merchants
@@ -20,8 +20,10 @@ MONTH=${MONTH:-2026-03}
 OUT=${OUT:-${CARGO_TARGET_DIR:-target}/bench-settlement}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
-cargo build --release -p settlement --bin settlement-bench 2>&1 | tail -1
-BIN="$CARGO_TARGET_DIR/release"
+# PROFILE=dev reuses the test build (dependencies at opt-level 1) instead of a release build.
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" -p settlement --bin settlement-bench 2>&1 | tail -1
+BIN="$CARGO_TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 
 psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 
@@ -34,7 +36,7 @@ psql "$BENCH_URL" -qc "VACUUM ANALYZE" >/dev/null
 echo "== close + all downloads"
 rm -rf "$OUT"
 /usr/bin/time -f "close + all downloads: %e s wall, %M KB peak RSS" \
-  "$BIN/settlement-bench" --database-url "$BENCH_URL" close-and-export --town bench --month "$MONTH" --out "$OUT"
+  "$BIN/settlement-bench" --database-url "${BENCH_URL/postgres@/towncard_app@}" close-and-export --town bench --month "$MONTH" --out "$OUT"
 ls -l "$OUT" | head -8
 echo "== the SEPA file against its schema"
 xmllint --noout --schema services/settlement/tests/schema/pain.001.001.09.xsd "$OUT/payout.xml"
