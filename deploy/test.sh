@@ -7,4 +7,8 @@ cd "$(dirname "$0")/.."
 ensure_services
 ensure_packages
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+# playwright-core drives Debian's chromium; it never downloads a browser.
+(cd services/settlement/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 cargo test --workspace --no-fail-fast "$@"
+# The console in a real browser (ignored by a plain `cargo test`: it needs node and chromium).
+cargo test -p settlement --test browser -- --ignored "$@"

@@ -185,7 +185,10 @@ fn print_demo(settings: &Settings, seeded: &crate::seed::Seeded) {
         seeded.cards.len()
     );
     if let Some(card) = &seeded.demo_card {
-        println!("  card page:  {url}/c/{}  (card {})", card.page_code, card.number);
+        println!(
+            "  card page:  {url}/c/{}  (card {})",
+            card.page_code, card.number
+        );
         println!("  its QR token (demo only): {}", card.token);
     }
     println!();
