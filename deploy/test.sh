@@ -11,4 +11,4 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 (cd services/settlement/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 cargo test --workspace --no-fail-fast "$@"
 # The console in a real browser (ignored by a plain `cargo test`: it needs node and chromium).
-cargo test -p settlement --test browser -- --ignored "$@"
+cargo test -p settlement --test browser -- --ignored
