@@ -2,6 +2,8 @@
 # Sourced, not run.
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/towncard-target}
+# CI builds each submission once: incremental data would only fill the disk.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 
 ensure_services() {
     if ! pg_isready -q -h 127.0.0.1 -p 5432; then

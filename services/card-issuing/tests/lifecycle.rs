@@ -292,5 +292,6 @@ async fn town_admins_create_products_with_benefits(pool: PgPool) {
     assert_eq!(r.status(), 422);
     assert_eq!(code(&r.json().await.unwrap_or_default()), "product_invalid");
     let card = a.issue(t, "SUMMER").await;
-    assert_eq!(card["expires_at"], "2026-09-01T00:00:00Z");
+    // Valid through 31 August in Koper: until midnight local time (UTC+2 in summer).
+    assert_eq!(card["expires_at"], "2026-08-31T22:00:00Z");
 }

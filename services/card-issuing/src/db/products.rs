@@ -13,12 +13,16 @@ pub struct ProductRow {
     pub valid_from: Option<NaiveDate>,
     pub valid_to: Option<NaiveDate>,
     pub price: Decimal,
+    /// The town's time zone: fixed-date validity starts and ends at its midnight.
+    pub timezone: String,
 }
 
 macro_rules! select {
     ($rest:literal) => {
         concat!(
-            "SELECT id, code, names, kind, validity_hours, valid_from, valid_to, price FROM card_products ",
+            "SELECT id, code, names, kind, validity_hours, valid_from, valid_to, price, \
+             (SELECT timezone FROM towns WHERE towns.id = card_products.town_id) AS timezone \
+             FROM card_products ",
             $rest
         )
     };

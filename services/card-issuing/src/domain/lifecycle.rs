@@ -8,7 +8,8 @@
 //!  suspended ◀───────────┘ │
 //! ```
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -50,8 +51,8 @@ pub enum Validity {
     Hours(i64),
     /// Resident card: a year from activation.
     Annual,
-    /// Between two dates (inclusive), whenever it is activated.
-    Dates(NaiveDate, NaiveDate),
+    /// Between two dates (inclusive) in the town's time zone, whenever it is activated.
+    Dates(NaiveDate, NaiveDate, Tz),
 }
 
 impl Validity {
@@ -59,7 +60,11 @@ impl Validity {
         match p.kind.as_str() {
             "tourist_hours" => p.validity_hours.map(|h| Validity::Hours(i64::from(h))),
             "annual" => Some(Validity::Annual),
-            "fixed_dates" => Some(Validity::Dates(p.valid_from?, p.valid_to?)),
+            "fixed_dates" => Some(Validity::Dates(
+                p.valid_from?,
+                p.valid_to?,
+                p.timezone.parse().unwrap_or(chrono_tz::Europe::Ljubljana),
+            )),
             _ => None,
         }
     }
@@ -67,7 +72,7 @@ impl Validity {
     /// Expiry known when the card is issued (fixed dates), before any use.
     pub fn expiry_at_issue(self) -> Option<DateTime<Utc>> {
         match self {
-            Validity::Dates(_, to) => Some(end_of(to)),
+            Validity::Dates(_, to, tz) => Some(end_of(to, tz)),
             _ => None,
         }
     }
@@ -76,25 +81,33 @@ impl Validity {
         match self {
             Validity::Hours(h) => now + Duration::hours(h),
             Validity::Annual => now + Duration::days(365),
-            Validity::Dates(_, to) => end_of(to),
+            Validity::Dates(_, to, tz) => end_of(to, tz),
         }
     }
 
     /// Fixed-date cards cannot be used before their first day.
     pub fn starts(self) -> Option<DateTime<Utc>> {
         match self {
-            Validity::Dates(from, _) => Some(from.and_hms_opt(0, 0, 0)?.and_utc()),
+            Validity::Dates(from, _, tz) => Some(midnight(from, tz)),
             _ => None,
         }
     }
 }
 
-fn end_of(day: NaiveDate) -> DateTime<Utc> {
+/// The first instant after `day` ends in the town.
+fn end_of(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
     day.succ_opt()
-        .unwrap_or(day)
-        .and_hms_opt(0, 0, 0)
-        .map(|d| d.and_utc())
+        .map(|next| midnight(next, tz))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Local midnight starting `day` (Slovenia never skips midnight, but be safe).
+fn midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let local = day.and_time(chrono::NaiveTime::MIN);
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|| local.and_utc())
 }
 
 /// Why an action is refused; each is a stable API code.
@@ -304,14 +317,15 @@ mod tests {
     fn fixed_dates_cards_wait_for_their_first_day() {
         let from = NaiveDate::from_ymd_opt(2030, 7, 1).unwrap_or_default();
         let to = NaiveDate::from_ymd_opt(2030, 7, 31).unwrap_or_default();
-        let v = Validity::Dates(from, to);
+        let v = Validity::Dates(from, to, chrono_tz::Europe::Ljubljana);
         assert_eq!(
             apply(Action::Activate, &card("issued"), v, Utc::now(), code).err(),
             Some(LifecycleError::NotYetValid)
         );
         assert_eq!(
             v.expiry_at_issue().map(|d| d.to_rfc3339()),
-            Some("2030-08-01T00:00:00+00:00".into())
+            // Midnight in Ljubljana (summer time, UTC+2).
+            Some("2030-07-31T22:00:00+00:00".into())
         );
         assert_eq!(Action::parse("replace"), Some(Action::Replace));
         assert_eq!(Action::parse("explode"), None);

@@ -209,6 +209,7 @@ async fn create_product(
         valid_from: body.valid_from,
         valid_to: body.valid_to,
         price: price.amount(),
+        timezone: String::new(),
     };
     let mut tx = db::begin_town(&ctx.db, user.town()).await?;
     crate::db::products::insert(&mut tx, user.town(), &row).await?;
