@@ -157,6 +157,12 @@ fn print_demo(settings: &Settings, seeded: &crate::seed::Seeded) {
     println!();
     println!("towncard demo: town '{}' (Koper)", crate::seed::TOWN_SLUG);
     println!("  API docs:   {url}/issuing/docs  {url}/redemption/docs  {url}/settlement/docs");
+    println!("  console:    {url}/settlement/console  (municipality: log in as admin@koper.demo)");
+    println!(
+        "  tablets:    Kavarna Loggia enrolment code {}, staff PIN {}",
+        merchant_redemption::demo::DEMO_ENROLMENT_CODE,
+        merchant_redemption::demo::DEMO_PIN
+    );
     println!("  health:     {url}/readyz   metrics: {url}/metrics");
     println!(
         "  log in:     POST {url}/auth/login {{\"town\":\"koper\",\"email\":...,\"password\":...}}"
