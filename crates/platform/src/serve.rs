@@ -170,6 +170,19 @@ async fn observe(State(timeout): State<Duration>, req: Request, next: Next) -> R
     response
 }
 
+/// All of a service binary's `main`: settings (file from `TOWNCARD_CONFIG`, then
+/// environment), telemetry, connections, then serve `routes` until stopped.
+pub async fn run_service(name: &str, routes: Router<Context>) -> anyhow::Result<()> {
+    let file = std::env::var_os("TOWNCARD_CONFIG");
+    let settings = Settings::load(file.as_deref().map(std::path::Path::new))?;
+    crate::telemetry::init(&settings.log.format, &settings.log.filter);
+    let ctx = Context::connect(settings.clone()).await?;
+    let server = Application::build(&settings, app(routes, ctx)).await?;
+    tracing::info!(service = name, addr = %server.local_addr()?, "listening");
+    server.run_until_stopped().await?;
+    Ok(())
+}
+
 /// A bound server, ready to run. Port 0 picks a free port (tests use that).
 pub struct Application {
     listener: TcpListener,

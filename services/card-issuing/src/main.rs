@@ -1,19 +1,6 @@
 //! Runs card-issuing alone (production runs each service as its own process).
 
-use platform::{Application, Context, Settings};
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::load(
-        std::env::var_os("TOWNCARD_CONFIG")
-            .as_deref()
-            .map(std::path::Path::new),
-    )?;
-    platform::telemetry::init(&settings.log.format, &settings.log.filter);
-    let ctx = Context::connect(settings.clone()).await?;
-    let app = platform::serve::app(card_issuing::router(), ctx);
-    let server = Application::build(&settings, app).await?;
-    tracing::info!(addr = %server.local_addr()?, "card-issuing listening");
-    server.run_until_stopped().await?;
-    Ok(())
+    platform::serve::run_service("card-issuing", card_issuing::router()).await
 }

@@ -1,19 +1,6 @@
 //! Runs settlement alone (production runs each service as its own process).
 
-use platform::{Application, Context, Settings};
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::load(
-        std::env::var_os("TOWNCARD_CONFIG")
-            .as_deref()
-            .map(std::path::Path::new),
-    )?;
-    platform::telemetry::init(&settings.log.format, &settings.log.filter);
-    let ctx = Context::connect(settings.clone()).await?;
-    let app = platform::serve::app(settlement::router(), ctx);
-    let server = Application::build(&settings, app).await?;
-    tracing::info!(addr = %server.local_addr()?, "settlement listening");
-    server.run_until_stopped().await?;
-    Ok(())
+    platform::serve::run_service("settlement", settlement::router()).await
 }
