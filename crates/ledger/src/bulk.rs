@@ -16,7 +16,6 @@ use sqlx::{Connection, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::account::Account;
-use crate::hash::{self, Chained};
 use crate::posting::Posting;
 use crate::{LedgerError, balance};
 
@@ -116,24 +115,7 @@ async fn apply_bulk(
     for p in postings {
         seq += 1;
         let id = TransactionId::new();
-        let fields = Chained {
-            v: 1,
-            id: id.as_uuid(),
-            town: town.as_uuid(),
-            lane,
-            seq,
-            key: &p.idempotency_key,
-            kind: p.kind.as_str(),
-            memo: &p.memo,
-            reverses: p.reverses.map(|t| t.as_uuid()),
-            posted_at_us: posted_at.timestamp_micros(),
-            entries: p
-                .entries
-                .iter()
-                .map(|e| (e.account.as_uuid(), hash::cents(e.amount)))
-                .collect(),
-        };
-        let digest = hash::chain_hash(&prev, &fields);
+        let digest = p.chain_hash(id, lane, seq, posted_at, &prev);
         for (i, e) in p.entries.iter().enumerate() {
             e_tx.push(id.as_uuid());
             e_idx.push(i as i16);

@@ -106,6 +106,36 @@ impl Posting {
         self.body_hash()
     }
 
+    /// The chain hash of this posting as transaction `id` at `seq` of `lane`: the one
+    /// definition `post`, `post_bulk` and (from stored rows) the audit agree on.
+    pub(crate) fn chain_hash(
+        &self,
+        id: TransactionId,
+        lane: i16,
+        seq: i64,
+        posted_at: DateTime<Utc>,
+        prev: &[u8],
+    ) -> Vec<u8> {
+        let fields = Chained {
+            v: 1,
+            id: id.as_uuid(),
+            town: self.town.as_uuid(),
+            lane,
+            seq,
+            key: &self.idempotency_key,
+            kind: self.kind.as_str(),
+            memo: &self.memo,
+            reverses: self.reverses.map(|t| t.as_uuid()),
+            posted_at_us: posted_at.timestamp_micros(),
+            entries: self
+                .entries
+                .iter()
+                .map(|e| (e.account.as_uuid(), hash::cents(e.amount)))
+                .collect(),
+        };
+        hash::chain_hash(prev, &fields)
+    }
+
     fn body_hash(&self) -> Vec<u8> {
         hash::body_hash(
             self.kind.as_str(),
@@ -213,24 +243,7 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
     let id = TransactionId::new();
     let now = Utc::now();
     let posted_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-    let fields = Chained {
-        v: 1,
-        id: id.as_uuid(),
-        town: p.town.as_uuid(),
-        lane,
-        seq,
-        key: &p.idempotency_key,
-        kind: p.kind.as_str(),
-        memo: &p.memo,
-        reverses: p.reverses.map(|t| t.as_uuid()),
-        posted_at_us: posted_at.timestamp_micros(),
-        entries: p
-            .entries
-            .iter()
-            .map(|e| (e.account.as_uuid(), hash::cents(e.amount)))
-            .collect(),
-    };
-    let digest = hash::chain_hash(&prev, &fields);
+    let digest = p.chain_hash(id, lane, seq, posted_at, &prev);
 
     sqlx::query!(
         "INSERT INTO journal_transactions
