@@ -46,15 +46,18 @@ function int(v) {
 }
 
 function decimal(v) {
-  const d = typeof v === "string" || typeof v === "number" ? parseDecimal(String(v)) : null;
+  // rust_decimal with "serde-str" reads only JSON strings.
+  const d = typeof v === "string" ? parseDecimal(v) : null;
   if (!d) throw new BadRules(`bad decimal ${v}`);
   return d;
 }
 
-// chrono's NaiveTime: "HH:MM", "HH:MM:SS" or "HH:MM:SS.fff", as milliseconds of the day.
+// chrono's NaiveTime::from_str: "HH:MM", "HH:MM:SS" or "HH:MM:SS.fff", as milliseconds
+// of the day.
 function time(v) {
-  const m = /^(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?$/.exec(String(v));
-  if (!m || +m[1] > 23 || +m[2] > 59 || +(m[3] ?? 0) > 60) throw new BadRules(`bad time ${v}`);
+  const re = /^\s*(\d{1,2})\s*:\s*(\d{1,2})(?:\s*:\s*(\d{1,2})(?:\.(\d+))?)?\s*$/;
+  const m = typeof v === "string" ? re.exec(v) : null;
+  if (!m || +m[1] > 23 || +m[2] > 59 || +(m[3] ?? 0) > 59) throw new BadRules(`bad time ${v}`);
   const ms = Number((m[4] ?? "").padEnd(3, "0").slice(0, 3));
   return ((+m[1] * 60 + +m[2]) * 60 + +(m[3] ?? 0)) * 1000 + ms;
 }
