@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use kernel::{AccountId, TownId};
+use kernel::{AccountId, Money, TownId};
 use ledger::{AccountKind, NewAccount};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -22,6 +22,10 @@ pub struct Config {
     pub device_rate: Rate,
     /// PIN unlock and enrolment attempts per client IP.
     pub login_rate: Rate,
+    /// Offline redemptions one tablet may sync per local day: how many, and how
+    /// much of the municipality's money (what it can lose to one lost tablet).
+    pub offline_max_count: u32,
+    pub offline_max_amount: Money,
 }
 
 impl Default for Config {
@@ -40,6 +44,8 @@ impl Default for Config {
                 per_minute: 10,
                 burst: 5,
             },
+            offline_max_count: 20,
+            offline_max_amount: Money::from_cents(10_000),
         }
     }
 }
@@ -62,6 +68,16 @@ impl Config {
                 per_minute: v,
                 burst: v.div_ceil(5).max(1),
             };
+        }
+        if let Some(v) = num("TOWNCARD_REDEMPTION_OFFLINE_MAX_COUNT") {
+            c.offline_max_count = v;
+        }
+        if let Some(v) = std::env::var("TOWNCARD_REDEMPTION_OFFLINE_MAX_AMOUNT")
+            .ok()
+            .and_then(|v| Money::parse(&v).ok())
+            .filter(|m| !m.amount().is_sign_negative())
+        {
+            c.offline_max_amount = v;
         }
         c
     }

@@ -126,3 +126,92 @@ pub async fn revoke(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A staff user as PIN unlock sees them.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PinStaff {
+    pub id: Uuid,
+    pub role: String,
+    pub pin_hash: Option<String>,
+    pub pin_failures: i32,
+    pub pin_locked_until: Option<DateTime<Utc>>,
+}
+
+impl PinStaff {
+    pub fn locked(&self, now: DateTime<Utc>) -> bool {
+        self.pin_locked_until.is_some_and(|t| t > now)
+    }
+}
+
+pub async fn staff_for_pin(
+    conn: &mut PgConnection,
+    merchant: Uuid,
+    email: &str,
+) -> Result<Option<PinStaff>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, role, pin_hash, pin_failures, pin_locked_until FROM staff_users
+         WHERE merchant_id = $1 AND lower(email) = lower($2) AND disabled_at IS NULL",
+    )
+    .bind(merchant)
+    .bind(email)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Counts a wrong PIN (starting again after an expired lock); at `tries` in a row
+/// the PIN is locked for `lock_secs`. Returns the wrong PINs in a row.
+pub async fn pin_failed(
+    conn: &mut PgConnection,
+    staff: Uuid,
+    tries: i32,
+    lock_secs: i32,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH s AS (
+             SELECT id, CASE WHEN pin_locked_until <= now() THEN 1 ELSE pin_failures + 1 END AS n
+             FROM staff_users WHERE id = $1 FOR UPDATE)
+         UPDATE staff_users u SET pin_failures = s.n,
+             pin_locked_until = CASE WHEN s.n >= $2 THEN now() + make_interval(secs => $3)
+                                     WHEN u.pin_locked_until <= now() THEN NULL
+                                     ELSE u.pin_locked_until END
+         FROM s WHERE u.id = s.id
+         RETURNING s.n",
+    )
+    .bind(staff)
+    .bind(tries)
+    .bind(f64::from(lock_secs))
+    .fetch_one(conn)
+    .await
+}
+
+/// A right PIN clears the count; false if the PIN is locked meanwhile.
+pub async fn pin_succeeded(conn: &mut PgConnection, staff: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE staff_users SET pin_failures = 0, pin_locked_until = NULL
+         WHERE id = $1 AND (pin_locked_until IS NULL OR pin_locked_until <= now())",
+    )
+    .bind(staff)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets a staff user's PIN, which also lifts a PIN lock; false if there is no
+/// such user at this merchant.
+pub async fn set_pin(
+    conn: &mut PgConnection,
+    merchant: Uuid,
+    staff: Uuid,
+    pin_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE staff_users SET pin_hash = $3, pin_failures = 0, pin_locked_until = NULL
+         WHERE id = $2 AND merchant_id = $1",
+    )
+    .bind(merchant)
+    .bind(staff)
+    .bind(pin_hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

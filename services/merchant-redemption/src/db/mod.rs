@@ -4,6 +4,7 @@
 pub mod cards;
 pub mod counters;
 pub mod devices;
+pub mod offline;
 pub mod promotions;
 pub mod redemptions;
 pub mod towns;

@@ -187,6 +187,7 @@ pub struct Unlocked {
 /// A staff member unlocks an enrolled tablet with their PIN; the token names the tablet.
 #[utoipa::path(post, path = "/redemption/v1/devices/unlock", tag = "devices", request_body = UnlockRequest,
     responses((status = 200, body = Unlocked), (status = 401, description = "invalid_credentials, device_revoked", body = ErrorBody),
+              (status = 423, description = "pin_locked: 5 wrong PINs in a row", body = ErrorBody),
               (status = 429, body = ErrorBody)))]
 async fn unlock_device(
     State(ctx): State<Context>,
@@ -222,26 +223,48 @@ async fn unlock_device(
                 "this tablet is not enrolled or was revoked",
             )
         })?;
-    let staff: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, role, pin_hash FROM staff_users
-         WHERE merchant_id = $1 AND lower(email) = lower($2) AND disabled_at IS NULL",
-    )
-    .bind(merchant)
-    .bind(req.email.trim())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let staff = devices::staff_for_pin(&mut tx, merchant, req.email.trim()).await?;
     tx.commit().await?;
+    if staff.as_ref().is_some_and(|s| s.locked(Utc::now())) {
+        return Err(pin_locked());
+    }
     let stored = staff
         .as_ref()
-        .and_then(|s| s.2.clone())
+        .and_then(|s| s.pin_hash.clone())
         .unwrap_or_else(|| platform::password::dummy_hash().to_owned());
     let pin = req.pin;
     let ok = tokio::task::spawn_blocking(move || platform::password::verify(&pin, &stored))
         .await
         .map_err(ApiError::internal)?;
-    let Some((staff_id, role, _)) = staff.filter(|s| ok && s.2.is_some()) else {
+    let Some(staff) = staff.filter(|s| s.pin_hash.is_some()) else {
         return Err(refused());
     };
+    if !ok {
+        let mut tx = db::begin_town(&ctx.db, town).await?;
+        let failures = devices::pin_failed(&mut tx, staff.id, PIN_TRIES, PIN_LOCK_SECS).await?;
+        tx.commit().await?;
+        if failures >= PIN_TRIES {
+            tracing::info!(staff.id = %staff.id, "PIN locked after wrong attempts");
+            return Err(pin_locked());
+        }
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            format!(
+                "wrong tablet credential, e-mail or PIN; {} attempts left",
+                PIN_TRIES - failures
+            ),
+        ));
+    }
+    if staff.pin_failures > 0 {
+        let mut tx = db::begin_town(&ctx.db, town).await?;
+        let cleared = devices::pin_succeeded(&mut tx, staff.id).await?;
+        tx.commit().await?;
+        // A lock set meanwhile by a concurrent wrong attempt still holds.
+        if !cleared {
+            return Err(pin_locked());
+        }
+    }
+    let (staff_id, role) = (staff.id, staff.role);
     let role: Role = role.parse().map_err(ApiError::internal)?;
     let token = ctx.jwt.issue(
         device_subject(device, staff_id),
@@ -257,6 +280,18 @@ async fn unlock_device(
         merchant_id: merchant,
         staff_user_id: staff_id,
     }))
+}
+
+/// Wrong PINs in a row before the PIN is locked, and for how long.
+pub const PIN_TRIES: i32 = 5;
+pub const PIN_LOCK_SECS: i32 = 15 * 60;
+
+fn pin_locked() -> ApiError {
+    ApiError::new(
+        StatusCode::LOCKED,
+        "pin_locked",
+        "too many wrong PINs: ask the shop owner to set a new PIN, or wait 15 minutes",
+    )
 }
 
 /// The merchant's tablets.

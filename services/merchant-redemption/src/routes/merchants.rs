@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<Context> {
         .routes(routes!(get_merchant, update_merchant))
         .routes(routes!(add_location))
         .routes(routes!(add_staff))
+        .routes(routes!(set_staff_pin))
 }
 
 #[derive(Serialize, ToSchema, sqlx::FromRow)]
@@ -310,4 +311,36 @@ async fn add_staff(
             email: req.email.trim().to_owned(),
         }),
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PinRequest {
+    /// 4 to 8 digits.
+    pub pin: String,
+}
+
+/// Set a staff member's tablet PIN (the merchant's owner); this also lifts a PIN
+/// locked after too many wrong tries.
+#[utoipa::path(put, path = "/redemption/v1/merchants/{id}/staff/{staff_id}/pin", tag = "merchants",
+    params(("id" = Uuid, Path), ("staff_id" = Uuid, Path)), request_body = PinRequest,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, description = "invalid_pin", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn set_staff_pin(
+    State(ctx): State<Context>,
+    user: AuthUser,
+    ApiPath((id, staff)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<PinRequest>,
+) -> ApiResult<StatusCode> {
+    require_owner_or_admin(&user, MerchantId::from_uuid(id))?;
+    let hash = crate::routes::devices::hash_pin(&req.pin).await?;
+    let mut tx = db::begin_town(&ctx.db, user.town()).await?;
+    if !crate::db::devices::set_pin(&mut tx, id, staff, &hash).await? {
+        return Err(ApiError::not_found(
+            "staff_not_found",
+            "no such staff member at this merchant",
+        ));
+    }
+    tx.commit().await?;
+    tracing::info!(staff.id = %staff, "tablet PIN set");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@ use crate::state::App;
 
 mod devices;
 mod merchants;
+mod offline;
 mod promotions;
 mod receipts;
 mod redeem;
@@ -22,6 +23,7 @@ pub fn router() -> OpenApiRouter<Context> {
         .merge(redeem::router())
         .merge(reversals::router())
         .merge(receipts::router())
+        .merge(offline::router())
 }
 
 /// The `Idempotency-Key` header: 1 to 100 visible ASCII characters.
@@ -59,4 +61,37 @@ pub fn token_card(token: Option<&str>, number: Option<&str>) -> String {
         .map(|u| u.claim.card_id.to_string())
         .or_else(|| number.map(|n| n.chars().filter(char::is_ascii_digit).collect()))
         .unwrap_or_default()
+}
+
+/// An amount as sent ("12.50"), parsed by the handler so that a bad one is
+/// `invalid_amount`, not a generic `invalid_body`.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum AmountText {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl AmountText {
+    pub fn text(&self) -> String {
+        match self {
+            AmountText::Text(s) => s.clone(),
+            AmountText::Number(n) => n.to_string(),
+        }
+    }
+
+    /// More than zero, in cents: 422 `invalid_amount` otherwise (zero, negative,
+    /// three decimals, not a number, or a JSON number instead of a string).
+    pub fn positive(&self) -> ApiResult<kernel::Money> {
+        let bad = || {
+            ApiError::unprocessable(
+                "invalid_amount",
+                "the amount must be more than 0 with at most two decimals, as a string like \"12.50\"",
+            )
+        };
+        match self {
+            AmountText::Text(s) => kernel::Money::parse_positive(s).map_err(|_| bad()),
+            AmountText::Number(_) => Err(bad()),
+        }
+    }
 }

@@ -1,7 +1,6 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use kernel::Money;
 use platform::error::{ApiJson, ErrorBody};
 use platform::{ApiResult, AuthUser, Context, db};
 use serde::Deserialize;
@@ -9,6 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AmountText;
 use crate::actor::Actor;
 use crate::service::card::CardRef;
 use crate::service::receipt::{self, Receipt};
@@ -25,7 +25,7 @@ pub struct RedeemRequest {
     pub card_number: Option<String>,
     pub promotion_id: uuid::Uuid,
     #[schema(value_type = String, example = "24.90")]
-    pub basket: Money,
+    pub basket: AmountText,
 }
 
 /// Redeem an offer for a card. Requires `Idempotency-Key`: a retry with the same key
@@ -34,7 +34,7 @@ pub struct RedeemRequest {
     params(("Idempotency-Key" = String, Header, description = "one per redemption attempt")),
     responses((status = 201, body = Receipt), (status = 200, description = "replayed", body = Receipt),
               (status = 409, description = "a limit or budget refused it, or idempotency_conflict", body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
+              (status = 422, description = "invalid_amount, token refused", body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn redeem_offer(
     State(ctx): State<Context>,
@@ -45,6 +45,7 @@ async fn redeem_offer(
 ) -> ApiResult<(StatusCode, ApiJson<Receipt>)> {
     let actor = Actor::merchant(&user)?;
     let key = super::idempotency_key(&headers)?;
+    let basket = req.basket.positive()?;
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
     if let Some(device) = actor.device {
         super::throttle(
@@ -60,7 +61,7 @@ async fn redeem_offer(
         key: &key,
         card,
         promotion: req.promotion_id,
-        basket: req.basket,
+        basket,
     };
     let _gate = app.budget_gate(req.promotion_id).await;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;

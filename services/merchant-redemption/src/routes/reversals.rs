@@ -1,7 +1,6 @@
 use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use kernel::Money;
 use platform::error::{ApiJson, ApiPath, ErrorBody};
 use platform::{ApiResult, AuthUser, Context, db};
 use serde::Deserialize;
@@ -10,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::AmountText;
 use crate::actor::Actor;
 use crate::service::receipt::{self, Receipt};
 use crate::service::reverse::{self, Kind, Request};
@@ -31,7 +31,7 @@ pub struct VoidRequest {
 pub struct RefundRequest {
     /// The part of the basket refunded to the customer.
     #[schema(value_type = String, example = "10.00")]
-    pub amount: Money,
+    pub amount: AmountText,
     #[serde(default)]
     pub reason: String,
 }
@@ -85,7 +85,7 @@ async fn void_redemption(
 #[utoipa::path(post, path = "/redemption/v1/redemptions/{id}/refund", tag = "redemption",
     params(("id" = Uuid, Path), ("Idempotency-Key" = String, Header)), request_body = RefundRequest,
     responses((status = 200, body = Receipt),
-              (status = 409, body = ErrorBody), (status = 422, description = "refund_too_large", body = ErrorBody)),
+              (status = 409, body = ErrorBody), (status = 422, description = "refund_too_large, invalid_amount", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn refund_redemption(
     State(ctx): State<Context>,
@@ -95,19 +95,14 @@ async fn refund_redemption(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<RefundRequest>,
 ) -> ApiResult<ApiJson<Receipt>> {
-    if !req.amount.is_positive() {
-        return Err(platform::ApiError::unprocessable(
-            "invalid_amount",
-            "the refund must be positive",
-        ));
-    }
+    let amount = req.amount.positive()?;
     run(
         &ctx,
         &app,
         &user,
         &headers,
         id,
-        Kind::Refund(req.amount),
+        Kind::Refund(amount),
         &req.reason,
     )
     .await

@@ -1,6 +1,5 @@
 use axum::Extension;
 use axum::extract::State;
-use kernel::Money;
 use platform::error::{ApiJson, ErrorBody};
 use platform::{ApiResult, AuthUser, Context, db};
 use serde::Deserialize;
@@ -8,6 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AmountText;
 use crate::actor::Actor;
 use crate::service::card::CardRef;
 use crate::service::scan::{self, ScanResult};
@@ -25,13 +25,13 @@ pub struct ScanRequest {
     pub card_number: Option<String>,
     /// The basket, to compute each offer's discount (e.g. "24.90").
     #[schema(value_type = Option<String>)]
-    pub basket: Option<Money>,
+    pub basket: Option<AmountText>,
 }
 
 /// Verify a card and list what this shop can give it now.
 #[utoipa::path(post, path = "/redemption/v1/scan", tag = "redemption", request_body = ScanRequest,
     responses((status = 200, body = ScanResult),
-              (status = 422, description = "token or card refused (e.g. card_replaced, card_expired)", body = ErrorBody),
+              (status = 422, description = "token or card refused (e.g. card_replaced, card_expired), invalid_amount", body = ErrorBody),
               (status = 429, description = "rate_limited", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn scan_card(
@@ -41,6 +41,7 @@ async fn scan_card(
     ApiJson(req): ApiJson<ScanRequest>,
 ) -> ApiResult<ApiJson<ScanResult>> {
     let actor = Actor::merchant(&user)?;
+    let basket = req.basket.as_ref().map(AmountText::positive).transpose()?;
     app.ensure_events(&ctx);
     if let Some(device) = actor.device {
         super::throttle(
@@ -59,7 +60,7 @@ async fn scan_card(
         &mut tx,
         &actor,
         card,
-        req.basket,
+        basket,
         chrono::Utc::now(),
     )
     .await?;

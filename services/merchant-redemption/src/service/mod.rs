@@ -2,7 +2,9 @@
 //! transaction and returns domain results or `ApiError`s.
 
 pub mod card;
+pub mod offline;
 pub mod receipt;
 pub mod redeem;
 pub mod reverse;
 pub mod scan;
+pub mod sync;
