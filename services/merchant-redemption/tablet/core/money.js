@@ -48,7 +48,7 @@ export function parseAmount(text) {
     return text;
   }
   const t = String(text ?? "").trim();
-  const m = /^(\d*)(?:[.,](\d{1,2}))?$/.exec(t);
+  const m = /^(\d*)(?:[.,](\d{0,2}))?$/.exec(t);
   if (!m || m[1] === "") amountError(text);
   const cents = BigInt(m[1]) * 100n + BigInt((m[2] ?? "").padEnd(2, "0") || "0");
   if (cents <= 0n || cents > MAX_CENTS) amountError(text);
