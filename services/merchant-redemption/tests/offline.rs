@@ -703,3 +703,78 @@ async fn zero_negative_and_sub_cent_amounts_are_invalid_amount(admin: PgPool) {
     );
     audit_clean(&admin).await;
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_same_batch_synced_twice_at_once_is_booked_once(admin: PgPool) {
+    let t = town(&admin, "koper", 101).await;
+    let ctx = context(&admin).await;
+    let api = serve(&ctx, unthrottled()).await;
+    let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
+    let tab = tablet(&api, &owner, m, "ana@loggia.si", "4821").await;
+    let promo = promotion(
+        &admin,
+        &t,
+        json!({"benefit": {"kind": "percent", "value": "10"}}),
+        "50",
+        "100.00",
+        &[m],
+    )
+    .await;
+    let cs = cards(&admin, &t, 1, 8).await;
+    let now = Utc::now() - Duration::minutes(1);
+    let batch: Vec<Value> = cs.iter().map(|c| item(c, promo, "10.00", now)).collect();
+    let (one, two) = tokio::join!(
+        sync(&api, &tab.session, &batch),
+        sync(&api, &tab.session, &batch)
+    );
+    assert_eq!((one.0, two.0), (200, 200), "{} {}", one.1, two.1);
+    assert_eq!(outcomes(&one.1), vec![accepted(); 8]);
+    assert_eq!(outcomes(&two.1), vec![accepted(); 8]);
+    for i in 0..8 {
+        assert_eq!(
+            one.1["results"][i]["receipt"]["id"],
+            two.1["results"][i]["receipt"]["id"]
+        );
+    }
+    assert_eq!(count(&admin, "SELECT count(*) FROM redemptions").await, 8);
+    audit_clean(&admin).await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_item_of_a_closed_period_is_booked_as_an_adjustment(admin: PgPool) {
+    let t = town(&admin, "koper", 101).await;
+    let ctx = context(&admin).await;
+    let api = serve(&ctx, unthrottled()).await;
+    let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
+    let tab = tablet(&api, &owner, m, "ana@loggia.si", "4821").await;
+    let promo = promotion(
+        &admin,
+        &t,
+        json!({"benefit": {"kind": "percent", "value": "10"}}),
+        "50",
+        "100.00",
+        &[m],
+    )
+    .await;
+    let card = cards(&admin, &t, 1, 1).await.remove(0);
+    let occurred = Utc::now() - Duration::minutes(1);
+    sqlx::query(
+        "INSERT INTO settlement_periods (town_id, month, status, closed_at)
+         VALUES ($1, natural_period($1, $2), 'closed', now())",
+    )
+    .bind(t.id.as_uuid())
+    .bind(occurred)
+    .execute(&admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (s, body) = sync(&api, &tab.session, &[item(&card, promo, "10.00", occurred)]).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(outcomes(&body), vec![accepted()]);
+    let (adjustment, later): (bool, bool) = sqlx::query_as(
+        "SELECT adjustment, period > natural_period(town_id, occurred_at) FROM redemptions",
+    )
+    .fetch_one(&admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((adjustment, later), (true, true));
+}
