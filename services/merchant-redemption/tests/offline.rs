@@ -677,6 +677,16 @@ async fn zero_negative_and_sub_cent_amounts_are_invalid_amount(admin: PgPool) {
         );
     }
     assert_eq!(count(&admin, "SELECT count(*) FROM redemptions").await, 0);
+    let (s, body) = json_of(
+        api.redeem(&bearer, "offline:x:y", &card, promo, "20.00")
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (400, Some("idempotency_key_required")),
+        "offline sync's keys are its own"
+    );
     let (s, r) = json_of(api.redeem(&bearer, "ok", &card, promo, "20.00").await).await;
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_str().unwrap_or_default();

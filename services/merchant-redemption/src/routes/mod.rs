@@ -39,6 +39,14 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
             "send an Idempotency-Key header of 1 to 100 visible characters",
         ));
     }
+    // Offline sync keys its redemptions `offline:<device>:<item>`; an online request
+    // must not take one of them first.
+    if key.starts_with("offline:") {
+        return Err(ApiError::bad_request(
+            "idempotency_key_required",
+            "an Idempotency-Key may not start with \"offline:\"",
+        ));
+    }
     Ok(key.to_owned())
 }
 
