@@ -53,6 +53,8 @@ test("the core gives the same answers in Chromium", { skip: !browser && "no Chro
       assert.ok(r.token[backend].count >= 13);
       assert.deepEqual(r.token[backend].wrong, [], backend);
     }
+    assert.ok(r.edge.count >= 50);
+    assert.deepEqual(r.edge.wrong, []);
     assert.ok(r.ruleCount >= 40);
     assert.deepEqual(r.rules, []);
     assert.deepEqual(r.money, ["1.234,50 €", "12.50"]);
