@@ -81,12 +81,44 @@ async fn every_download_carries_its_digest_and_a_closed_period_gives_the_same_by
     .to_vec();
     names.push(format!("merchant-{}.pdf", w.fx.merchants[0].id));
     names.push(format!("merchant-{}.csv", w.fx.merchants[0].id));
+    let mut digests = std::collections::HashMap::new();
     for name in &names {
         let (a, da) = w.download(&t, "2026-03", name).await;
         let (b, db) = w.download(&t, "2026-03", name).await;
         assert_eq!(da, hex::encode(Sha256::digest(&a)), "{name}: digest header");
         assert_eq!(a, b, "{name}: reproducible");
         assert_eq!(da, db);
+        digests.insert(name.clone(), da);
+    }
+    // The bulk export (both listings in one pass, statements side by side) makes
+    // the very same bytes.
+    let mut c = platform::db::begin_town(&w.ctx.db, w.town)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let period =
+        settlement::db::periods::find(&mut c, common::at("2026-03-01T12:00:00Z").date_naive())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no March"));
+    drop(c);
+    let all = settlement::domain::export::render_all(
+        &w.ctx.db,
+        w.town,
+        &period,
+        settlement::console::i18n::Lang::Sl,
+        &[w.fx.merchants[0].id],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(all.len(), 6);
+    for r in &all {
+        assert_eq!(
+            Some(&r.file.sha256),
+            digests.get(&r.download.name()),
+            "{}",
+            r.download.name()
+        );
     }
     let (xlsx, _) = w.download(&t, "2026-03", "statements.xlsx").await;
     assert!(xlsx.starts_with(b"PK"));

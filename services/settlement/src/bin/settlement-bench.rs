@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use kernel::{Percent, TownId};
 use rust_decimal::Decimal;
 use settlement::console::i18n::Lang;
-use settlement::domain::export::{self, Download};
+use settlement::domain::export;
 use settlement::domain::{close, generate, month};
 use sqlx::postgres::PgPoolOptions;
 
@@ -39,6 +39,13 @@ enum Cmd {
         merchants: usize,
         #[arg(long, default_value_t = 10_000)]
         batch: u64,
+    },
+    /// EXPLAIN ANALYZE of the close's aggregate for the (open) month.
+    ExplainClose {
+        #[arg(long, default_value = "bench")]
+        town: String,
+        #[arg(long, default_value = "2026-03")]
+        month: String,
     },
     CloseAndExport {
         #[arg(long, default_value = "bench")]
@@ -133,6 +140,22 @@ async fn main() -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
         }
+        Cmd::ExplainClose { town, month: m } => {
+            let month = month::parse(&m).map_err(|e| anyhow::anyhow!(e.message))?;
+            let town_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM towns WHERE slug = $1")
+                .bind(&town)
+                .fetch_one(&pool)
+                .await?;
+            let mut tx = platform::db::begin_town(&pool, TownId::from_uuid(town_id)).await?;
+            sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+            for line in
+                settlement::db::totals::explain_live(&mut tx, TownId::from_uuid(town_id), month)
+                    .await?
+            {
+                println!("{line}");
+            }
+            tx.rollback().await?;
+        }
         Cmd::CloseAndExport {
             town,
             month: m,
@@ -157,7 +180,6 @@ async fn main() -> anyhow::Result<()> {
                 "close                         {:>8.2} s",
                 t.elapsed().as_secs_f64()
             );
-            let mut list: Vec<Download> = Download::TOWN.to_vec();
             let mut tx = platform::db::begin_town(&pool, town_id).await?;
             let merchants: Vec<uuid::Uuid> =
                 sqlx::query_scalar("SELECT id FROM merchants WHERE town_id = $1 ORDER BY name")
@@ -170,32 +192,48 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 merchant_pdfs as usize
             };
-            list.extend(
-                merchants
-                    .iter()
-                    .take(take)
-                    .map(|m| Download::MerchantPdf(*m)),
-            );
+            let t = Instant::now();
+            let all_files = export::render_all(
+                &pool,
+                town_id,
+                &period,
+                Lang::Sl,
+                &merchants[..take.min(merchants.len())],
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            let downloads = t.elapsed().as_secs_f64();
             let mut total_bytes = 0u64;
-            for d in list {
-                let t = Instant::now();
-                let mut tx = platform::db::begin_town(&pool, town_id).await?;
-                let f = export::render(&mut tx, town_id, &period, d, Lang::Sl)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-                tx.commit().await?;
-                std::fs::copy(&f.path, out.join(d.name()))?;
-                total_bytes += f.bytes;
-                if d.merchant().is_none() {
+            let (mut pdfs, mut pdf_bytes, mut pdf_seconds) = (0, 0u64, 0.0);
+            for r in &all_files {
+                std::fs::copy(&r.file.path, out.join(r.download.name()))?;
+                total_bytes += r.file.bytes;
+                if r.download.merchant().is_none() {
                     println!(
                         "{:<28}  {:>8.2} s  {:>11} B  sha256 {}",
-                        d.name(),
-                        t.elapsed().as_secs_f64(),
-                        f.bytes,
-                        f.sha256
+                        r.download.name(),
+                        r.seconds,
+                        r.file.bytes,
+                        r.file.sha256
                     );
+                } else {
+                    pdfs += 1;
+                    pdf_bytes += r.file.bytes;
+                    pdf_seconds += r.seconds;
                 }
             }
+            println!(
+                "{:<28}  {:>8.2} s  {:>11} B  ({:.3} s each, rendered {} at a time)",
+                format!("{pdfs} merchant PDFs"),
+                pdf_seconds,
+                pdf_bytes,
+                pdf_seconds / f64::from(pdfs.max(1)),
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+            println!(
+                "all downloads, concurrently   {:>8.2} s  (the listings and the statements side by side)",
+                downloads
+            );
             println!(
                 "close + all downloads         {:>8.2} s  {total_bytes} B in {}",
                 all.elapsed().as_secs_f64(),

@@ -38,6 +38,9 @@ x AS (
     SELECT r.merchant_id, r.promotion_id, v.occurred_at, v.journal_tx, 0, 1, 0, 0, v.adjustment
     FROM redemption_reversals v JOIN redemptions r ON r.id = v.redemption_id
     WHERE v.town_id = $1 AND v.period = $2
+    UNION ALL
+    SELECT j.merchant_id, j.promotion_id, j.occurred_at, j.journal_tx, 0, 0, 0, 0, true
+    FROM settlement_adjustments j WHERE j.town_id = $1 AND j.period = $2
 ), d AS (
     SELECT x.*, least(greatest((x.occurred_at AT TIME ZONE t.timezone)::date, $2::date),
                       ($2::date + interval '1 month' - interval '1 day')::date) AS day
@@ -77,6 +80,21 @@ pub async fn live(
 ) -> sqlx::Result<Vec<TotalRow>> {
     sqlx::query_as::<_, TotalRow>(sqlx::AssertSqlSafe(format!(
         "SELECT * FROM ({LIVE}) q ORDER BY 1, 2, 3"
+    )))
+    .bind(town.as_uuid())
+    .bind(month)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// The plan and timings of the close's aggregate for the period (the benchmark).
+pub async fn explain_live(
+    conn: &mut PgConnection,
+    town: TownId,
+    month: NaiveDate,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({LIVE}) q"
     )))
     .bind(town.as_uuid())
     .bind(month)
@@ -131,6 +149,9 @@ pub async fn mismatches(
              UNION ALL
              SELECT r.merchant_id, -sum(v.municipality_reversed) FROM redemption_reversals v
              JOIN redemptions r ON r.id = v.redemption_id WHERE v.town_id = $1 AND v.period = $2 GROUP BY 1
+             UNION ALL
+             SELECT merchant_id, sum(municipality) FROM settlement_adjustments
+             WHERE town_id = $1 AND period = $2 GROUP BY 1
          ), a AS (SELECT merchant_id, sum(m) AS m FROM rows GROUP BY 1),
          b AS (SELECT merchant_id, sum(municipality) AS m FROM period_totals
                WHERE town_id = $1 AND month = $2 GROUP BY 1)
@@ -150,18 +171,76 @@ pub struct Named {
     pub iban: Option<String>,
 }
 
-pub async fn merchants(conn: &mut PgConnection) -> sqlx::Result<Vec<Named>> {
-    sqlx::query_as::<_, Named>("SELECT id, name, iban FROM merchants ORDER BY name, id")
-        .fetch_all(&mut *conn)
-        .await
+/// The town's merchants and promotions as a period's reports name them: as frozen
+/// at close (`frozen` = the closed month), else as they are now.
+pub async fn merchants(
+    conn: &mut PgConnection,
+    frozen: Option<NaiveDate>,
+) -> sqlx::Result<Vec<Named>> {
+    named(
+        conn,
+        frozen,
+        "merchant",
+        "SELECT id, name, iban FROM merchants ORDER BY name, id",
+    )
+    .await
 }
 
-pub async fn promotions(conn: &mut PgConnection) -> sqlx::Result<Vec<Named>> {
-    sqlx::query_as::<_, Named>(
+pub async fn promotions(
+    conn: &mut PgConnection,
+    frozen: Option<NaiveDate>,
+) -> sqlx::Result<Vec<Named>> {
+    named(
+        conn,
+        frozen,
+        "promotion",
         "SELECT id, name, NULL::text AS iban FROM promotions ORDER BY name, id",
     )
-    .fetch_all(&mut *conn)
     .await
+}
+
+async fn named(
+    conn: &mut PgConnection,
+    frozen: Option<NaiveDate>,
+    kind: &str,
+    live: &'static str,
+) -> sqlx::Result<Vec<Named>> {
+    if let Some(month) = frozen {
+        let rows = sqlx::query_as::<_, Named>(
+            "SELECT party_id AS id, name, iban FROM period_names WHERE month = $1 AND kind = $2
+             ORDER BY name, id",
+        )
+        .bind(month)
+        .bind(kind)
+        .fetch_all(&mut *conn)
+        .await?;
+        // Periods closed before names were frozen have none: they print today's.
+        if !rows.is_empty() {
+            return Ok(rows);
+        }
+    }
+    sqlx::query_as::<_, Named>(live).fetch_all(&mut *conn).await
+}
+
+/// Copies the names and bank details the period's reports print (called at close).
+pub async fn freeze_names(
+    conn: &mut PgConnection,
+    town: TownId,
+    month: NaiveDate,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO period_names (town_id, month, kind, party_id, name, iban, bic, timezone)
+         SELECT $1, $2, 'town', id, name, iban, bic, timezone FROM towns WHERE id = $1
+         UNION ALL
+         SELECT $1, $2, 'merchant', id, name, iban, NULL, NULL FROM merchants WHERE town_id = $1
+         UNION ALL
+         SELECT $1, $2, 'promotion', id, name, NULL, NULL, NULL FROM promotions WHERE town_id = $1",
+    )
+    .bind(town.as_uuid())
+    .bind(month)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Budget left per promotion: as frozen at close, or the current balance.
@@ -190,14 +269,29 @@ pub struct Town {
     pub timezone: String,
 }
 
-pub async fn town(conn: &mut PgConnection, town: TownId) -> sqlx::Result<Town> {
-    sqlx::query_as::<_, Town>("SELECT name, slug, iban, bic, timezone FROM towns WHERE id = $1")
-        .bind(town.as_uuid())
-        .fetch_one(&mut *conn)
-        .await
+/// The town as a period's reports print it: frozen at close (`frozen` = the closed
+/// month) or as it is now.
+pub async fn town(
+    conn: &mut PgConnection,
+    town: TownId,
+    frozen: Option<NaiveDate>,
+) -> sqlx::Result<Town> {
+    sqlx::query_as::<_, Town>(
+        "SELECT coalesce(n.name, t.name) AS name, t.slug, coalesce(n.iban, t.iban) AS iban,
+                CASE WHEN n.party_id IS NULL THEN t.bic ELSE n.bic END AS bic,
+                coalesce(n.timezone, t.timezone) AS timezone
+         FROM towns t
+         LEFT JOIN period_names n ON n.town_id = t.id AND n.month = $2 AND n.kind = 'town'
+         WHERE t.id = $1",
+    )
+    .bind(town.as_uuid())
+    .bind(frozen)
+    .fetch_one(&mut *conn)
+    .await
 }
 
-/// One line of the detail listing: a redemption, or a reversal with negative amounts.
+/// One line of the detail listing: a redemption, a reversal with negative amounts, or
+/// a reconciliation adjustment.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct DetailRow {
     pub kind: String,
@@ -213,7 +307,8 @@ pub struct DetailRow {
     pub adjustment: bool,
 }
 
-/// Streams the period's redemptions in time order, then its reversals; optionally
+/// Streams the period's redemptions in time order, then its reversals, then its
+/// reconciliation adjustments (amounts = the change they made); optionally
 /// only one merchant's. Index scans: no sort of the month in memory.
 pub fn detail<'c>(
     conn: &'c mut PgConnection,
@@ -232,7 +327,13 @@ pub fn detail<'c>(
                  -v.discount_reversed, -v.municipality_reversed, -v.merchant_reversed, 0, v.adjustment, 1, v.id
           FROM redemption_reversals v JOIN redemptions r ON r.id = v.redemption_id
           WHERE v.town_id = $1 AND v.period = $2 AND ($3::uuid IS NULL OR r.merchant_id = $3)
-          ORDER BY v.occurred_at, v.id)",
+          ORDER BY v.occurred_at, v.id)
+         UNION ALL
+         (SELECT 'adjustment', j.occurred_at, j.receipt_number, j.merchant_id, j.promotion_id, 0,
+                 j.municipality + j.merchant_share, j.municipality, j.merchant_share, 0, true, 2, j.id
+          FROM settlement_adjustments j
+          WHERE j.town_id = $1 AND j.period = $2 AND ($3::uuid IS NULL OR j.merchant_id = $3)
+          ORDER BY j.occurred_at, j.id)",
     )
     .bind(town.as_uuid())
     .bind(month)

@@ -37,6 +37,9 @@ pub async fn close(
         .execute(&mut *conn)
         .await?;
     totals::freeze(conn, town, month).await?;
+    // What the reports print about the town and its merchants, as it is now: a
+    // rename or new IBAN after the close must not change a closed download.
+    totals::freeze_names(conn, town, month).await?;
     // The redemption rows must agree with their journal transactions; if not, the
     // whole close rolls back.
     let bad = totals::mismatches(conn, town, month).await?;

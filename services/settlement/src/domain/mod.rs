@@ -1,5 +1,6 @@
 //! Settlement rules: periods, statements, reconciliation, payout, the data generator.
 
+pub mod adjust;
 pub mod bulk;
 pub mod close;
 pub mod export;

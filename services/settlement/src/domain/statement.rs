@@ -103,13 +103,14 @@ pub async fn summary(
     } else {
         totals::live(conn, town, period.month).await?
     };
-    let merchants = totals::merchants(conn).await?;
-    let promotions = totals::promotions(conn).await?;
+    let frozen = closed.then_some(period.month);
+    let merchants = totals::merchants(conn, frozen).await?;
+    let promotions = totals::promotions(conn, frozen).await?;
     let budgets: BTreeMap<Uuid, Decimal> = totals::budgets(conn, period.month, closed)
         .await?
         .into_iter()
         .collect();
-    let t = totals::town(conn, town).await?;
+    let t = totals::town(conn, town, frozen).await?;
     Ok(build(&t, period, &rows, &merchants, &promotions, &budgets))
 }
 

@@ -85,9 +85,17 @@ pub fn comma(d: Decimal) -> String {
 
 /// `1234.5` → `1234.50`.
 pub fn point(d: Decimal) -> String {
+    let mut s = String::with_capacity(12);
+    write_point(&mut s, d);
+    s
+}
+
+/// [`point`] into a buffer (the CSV listings reuse one per field).
+pub fn write_point(out: &mut String, d: Decimal) {
+    use std::fmt::Write as _;
     let mut d = d.round_dp(2);
     d.rescale(2);
-    d.to_string()
+    let _ = write!(out, "{d}");
 }
 
 /// `1234.5` → `1.234,50` for printed reports.

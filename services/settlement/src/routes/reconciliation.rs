@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::db::reconciliation::{self as rdb, Reconciliation};
-use crate::domain::{month, reconcile};
+use crate::domain::{adjust, month, reconcile};
 
 pub fn router() -> OpenApiRouter<Context> {
     OpenApiRouter::new()
@@ -122,18 +122,21 @@ async fn get_reconciliation(
 pub struct Decision {
     /// `accept`, `reject` or `adjust`.
     pub decision: String,
-    /// For `adjust`: the amount agreed, e.g. `"1.50"`.
+    /// For `adjust`: the discount agreed for the receipt, e.g. `"2.50"`. The
+    /// difference to what was booked is posted in the first open period.
     pub amount: Option<String>,
     #[serde(default)]
     pub note: String,
 }
 
-/// The town admin resolves one difference; the decision is recorded.
+/// The town admin resolves one difference; the decision is recorded. `adjust` posts
+/// the correction to the ledger (once: a different decision afterwards is a 409).
 #[utoipa::path(put, path = "/settlement/v1/periods/{month}/merchants/{merchant}/reconciliation/{receipt}",
     tag = "reconciliation",
     params(("month" = String, Path), ("merchant" = Uuid, Path), ("receipt" = String, Path)),
     request_body = Decision,
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 409, description = "adjustment_already_posted, ledger_insufficient_balance", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn decide_difference(
     State(ctx): State<Context>,
@@ -143,12 +146,18 @@ async fn decide_difference(
 ) -> ApiResult<axum::http::StatusCode> {
     user.require(&[Role::TownAdmin])?;
     let month = month::parse(&m)?;
-    let amount = match (d.decision.as_str(), d.amount.as_deref()) {
-        ("adjust", Some(a)) => Some(
-            Money::parse(a)
-                .map_err(|e| ApiError::unprocessable("invalid_amount", e.to_string()))?
-                .amount(),
-        ),
+    let agreed = match (d.decision.as_str(), d.amount.as_deref()) {
+        ("adjust", Some(a)) => {
+            let a = Money::parse(a)
+                .map_err(|e| ApiError::unprocessable("invalid_amount", e.to_string()))?;
+            if a.is_negative() {
+                return Err(ApiError::unprocessable(
+                    "invalid_amount",
+                    "the agreed discount cannot be negative",
+                ));
+            }
+            Some(a)
+        }
         ("adjust", None) => {
             return Err(ApiError::unprocessable(
                 "amount_required",
@@ -181,6 +190,24 @@ async fn decide_difference(
             "difference_not_found",
             "no difference for this receipt",
         ));
+    }
+    let amount = agreed.map(Money::amount);
+    // An adjustment moves money once; repeating the same decision is a replay.
+    let replay = adjust::check_final(&mut tx, month, merchant, &receipt, amount).await?;
+    if let (false, Some(agreed_discount)) = (replay, agreed) {
+        adjust::post(
+            &mut tx,
+            &adjust::Request {
+                town: user.town(),
+                month,
+                merchant,
+                receipt: &receipt,
+                agreed_discount,
+                note: &d.note,
+                by: user.user_id().map(|u| u.as_uuid()),
+            },
+        )
+        .await?;
     }
     rdb::decide(
         &mut tx,

@@ -159,7 +159,9 @@ const views = {
     const r = await json(`/settlement/v1/periods/${state.month}/merchants/${state.merchant}/reconciliation`);
     v.append(el('p', {}, r.confirmed ? '✔ ' + t('confirmed') : ''));
     v.append(table(['receipt', 'status', 'ours', 'theirs', 'decision', ''], r.items.map((i) => {
-      const act = canAct() && i.status !== 'matched' ? el('span', {}, ['accept', 'reject', 'adjust'].map((d) =>
+      // adjust corrects a booked redemption; a receipt missing from the statement has none.
+      const choices = i.status === 'missing_in_statement' ? ['accept', 'reject'] : ['accept', 'reject', 'adjust'];
+      const act = canAct() && i.status !== 'matched' ? el('span', {}, choices.map((d) =>
         el('button', { 'data-decide': d, 'data-receipt': i.receipt_number, onclick: async () => {
           const body = { decision: d, note: '' };
           if (d === 'adjust') body.amount = i.their_discount || i.our_discount || '0.00';
