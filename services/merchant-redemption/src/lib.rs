@@ -15,6 +15,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod service;
 pub mod state;
+pub mod tablet;
 
 pub use state::{App, Config, Shared};
 
@@ -47,4 +48,5 @@ pub fn router_with(config: Config) -> Router<Context> {
     router
         .layer(Extension(app))
         .merge(platform::docs::router(PREFIX, api))
+        .merge(tablet::router())
 }

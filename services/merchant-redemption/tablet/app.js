@@ -546,7 +546,7 @@ function offlineReceipt(i) {
 function verdict(kind, title, text) {
   show('result');
   $('#verdict').className = 'verdict ' + kind;
-  $('#verdict-icon').textContent = kind === 'fail' ? '✕' : kind === 'queued' ? '⏳' : '✓';
+  $('#verdict-icon').textContent = kind === 'fail' ? '✕' : kind === 'queued' ? '↻' : '✓';
   $('#verdict-title').textContent = title;
   $('#verdict-text').textContent = text;
 }
@@ -595,7 +595,7 @@ async function showToday() {
   const pending = await store.queue();
   for (const i of pending) {
     list.append(el('div', { class: 'row pending', 'data-pending': i.id },
-      el('span', { class: 'r-no' }, '⏳'), el('span', {}, when(i.occurred_at)), el('span', {}, i.card),
+      el('span', { class: 'r-no' }, '↻'), el('span', {}, when(i.occurred_at)), el('span', {}, i.card),
       el('span', {}, i.offer_name), el('span', {}, money(parseMoney(i.basket))),
       el('span', { class: 'strong' }, '−' + money(parseMoney(i.discount))), el('span', { class: 'tag warn' }, t('pending'))));
   }
