@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod login;
 pub mod password;
+pub mod ratelimit;
 pub mod secret;
 pub mod serve;
 pub mod settings;

@@ -1,6 +1,10 @@
 //! Staff login: town + e-mail + password (argon2) → a town-scoped access token.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
 use kernel::{MerchantId, Role, TownId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use crate::ratelimit::{Rate, Verdict};
 use crate::serve::Context;
 use crate::{db, password};
 
@@ -61,11 +66,29 @@ pub async fn town_by_slug(ctx: &Context, slug: &str) -> ApiResult<Option<TownId>
 /// Log in as a staff user of a town.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
-              (status = 401, description = "invalid_credentials", body = ErrorBody)))]
+              (status = 401, description = "invalid_credentials", body = ErrorBody),
+              (status = 429, description = "rate_limited: too many logins from this address", body = ErrorBody)))]
 async fn login(
     State(ctx): State<Context>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<LoginResponse>> {
+    if let Some(Extension(ConnectInfo(addr))) = peer
+        && ctx.settings.auth.login_per_minute > 0
+    {
+        let rate = Rate {
+            per_minute: ctx.settings.auth.login_per_minute,
+            burst: ctx.settings.auth.login_burst,
+        };
+        let key = format!("rl:pwlogin:{}", addr.ip());
+        if let Verdict::Limited(wait_ms) = ctx.limiter.check(&ctx.redis, &key, rate).await {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many attempts; retry in {} s", wait_ms.div_ceil(1000)),
+            ));
+        }
+    }
     let refused =
         || ApiError::unauthorized("invalid_credentials", "wrong town, e-mail or password");
     let town = town_by_slug(&ctx, req.town.trim()).await?;

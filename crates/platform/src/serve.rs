@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::auth::JwtKeys;
 use crate::error::{ApiError, REQUEST_ID};
+use crate::ratelimit::Limiter;
 use crate::settings::Settings;
 
 /// What every handler can reach. Cheap to clone.
@@ -30,6 +31,8 @@ pub struct Context {
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
+    /// Velocity limits shared by the routes of this process (login per IP).
+    pub limiter: Arc<Limiter>,
 }
 
 impl FromRef<Context> for Arc<JwtKeys> {
@@ -90,6 +93,7 @@ impl Context {
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),
             metrics: metrics_handle(),
+            limiter: Arc::new(Limiter::default()),
         })
     }
 }

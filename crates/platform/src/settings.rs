@@ -78,6 +78,9 @@ pub struct AuthSettings {
     pub keys_dir: PathBuf,
     /// Empty: the newest key in `keys_dir` signs.
     pub active_kid: String,
+    /// Password logins per client IP per minute (GCRA; bursts of `login_burst`); 0 = no limit.
+    pub login_per_minute: u32,
+    pub login_burst: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -114,6 +117,8 @@ impl Default for Settings {
                 access_token_ttl_secs: 8 * 3600,
                 keys_dir: PathBuf::from(".towncard/keys"),
                 active_kid: String::new(),
+                login_per_minute: 10,
+                login_burst: 5,
             },
             log: LogSettings {
                 format: "json".into(),

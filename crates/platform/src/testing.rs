@@ -8,6 +8,7 @@ use axum::Router;
 use kernel::{MerchantId, Role, TownId, UserId};
 use sqlx::PgPool;
 
+use crate::ratelimit::Limiter;
 use crate::serve::{Context, connect_redis, metrics_handle};
 use crate::{JwtKeys, Settings};
 
@@ -17,6 +18,8 @@ pub async fn context(admin: &PgPool) -> Context {
     crate::telemetry::init_for_tests();
     let mut settings = Settings::default();
     settings.server.port = 0;
+    // Every test logs in from 127.0.0.1; the login limit has its own test.
+    settings.auth.login_per_minute = 0;
     if let Ok(url) = std::env::var("REDIS_URL") {
         settings.redis.url = crate::Secret::new(url);
     }
@@ -39,6 +42,7 @@ pub async fn context_with(admin: &PgPool, settings: Settings) -> Context {
         jwt: Arc::new(JwtKeys::ephemeral(&settings.auth)),
         settings: Arc::new(settings),
         metrics: metrics_handle(),
+        limiter: Arc::new(Limiter::default()),
     }
 }
 

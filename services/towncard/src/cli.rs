@@ -159,7 +159,7 @@ fn print_demo(settings: &Settings, seeded: &crate::seed::Seeded) {
     println!("  API docs:   {url}/issuing/docs  {url}/redemption/docs  {url}/settlement/docs");
     println!("  console:    {url}/settlement/console  (municipality: log in as admin@koper.demo)");
     println!(
-        "  tablets:    Kavarna Loggia enrolment code {}, staff PIN {}",
+        "  tablet:     {url}/tablet/  (town koper, Kavarna Loggia enrolment code {}, staff PIN {})",
         merchant_redemption::demo::DEMO_ENROLMENT_CODE,
         merchant_redemption::demo::DEMO_PIN
     );

@@ -389,6 +389,58 @@ async fn readiness_fails_when_redis_goes_away(admin: PgPool) {
     assert_eq!(body["postgres"], "ok");
 }
 
+#[sqlx::test(migrations = "../../migrations")]
+async fn password_login_is_rate_limited_per_address(admin: PgPool) {
+    let mut settings = platform::Settings::default();
+    settings.auth.login_per_minute = 2;
+    settings.auth.login_burst = 3;
+    let ctx = platform::testing::context_with(&admin, settings).await;
+    // Only this test uses a tight login limit; start from a clean bucket.
+    let mut redis = ctx.redis.clone();
+    let _: () = redis::cmd("DEL")
+        .arg("rl:pwlogin:127.0.0.1")
+        .query_async(&mut redis)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = spawn(towncard::all_in_one::router(ctx)).await;
+    let town = make_town(&admin, "koper", 101).await;
+    make_staff(&admin, town, Role::TownAdmin, None, "a@koper.test", "right-pass").await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = http
+            .post(format!("{base}/auth/login"))
+            .json(&json!({ "town": "koper", "email": "a@koper.test", "password": "guess" }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        statuses.push(r.status());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let (_, body) = json_of(r).await;
+            assert_eq!(body["code"], "rate_limited");
+        }
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "a burst of 3, then refused before the password is even checked"
+    );
+    // The right password is refused too until the bucket drains: guessing cannot go faster.
+    let r = http
+        .post(format!("{base}/auth/login"))
+        .json(&json!({ "town": "koper", "email": "a@koper.test", "password": "right-pass" }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -1,0 +1,76 @@
+//! Velocity limits in Redis with GCRA (per IP on login and PIN unlock, per card,
+//! per device). Redis is a throttle, not the truth: when it is unreachable the check
+//! fails open, counted in `ratelimit_fail_open_total` and logged once per outage.
+
+mod gcra;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+pub use gcra::Rate;
+
+/// How long a check may take before Redis counts as down.
+const DEADLINE: Duration = Duration::from_millis(100);
+/// After a failure, Redis is not asked again for this long (a circuit breaker).
+const BACKOFF_MS: i64 = 1_000;
+
+#[derive(Default)]
+pub struct Limiter {
+    down: AtomicBool,
+    skip_until_ms: AtomicI64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// Refused; retry after this many milliseconds.
+    Limited(u64),
+    /// Redis could not answer: allowed.
+    FailedOpen,
+}
+
+impl Limiter {
+    /// One GCRA step for `key` at `rate`.
+    pub async fn check(&self, redis: &ConnectionManager, key: &str, rate: Rate) -> Verdict {
+        let now = chrono::Utc::now().timestamp_millis();
+        if now < self.skip_until_ms.load(Ordering::Relaxed) {
+            return self.fail_open(None);
+        }
+        let mut conn = redis.clone();
+        match tokio::time::timeout(DEADLINE, gcra::step(&mut conn, key, rate, now)).await {
+            Ok(Ok(wait)) => {
+                if self.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("rate limiter: Redis is back");
+                }
+                if wait == 0 {
+                    Verdict::Allowed
+                } else {
+                    Verdict::Limited(wait)
+                }
+            }
+            Ok(Err(e)) => {
+                self.skip_until_ms
+                    .store(now + BACKOFF_MS, Ordering::Relaxed);
+                self.fail_open(Some(e.to_string()))
+            }
+            Err(_) => {
+                self.skip_until_ms
+                    .store(now + BACKOFF_MS, Ordering::Relaxed);
+                self.fail_open(Some("timed out".into()))
+            }
+        }
+    }
+
+    fn fail_open(&self, cause: Option<String>) -> Verdict {
+        metrics::counter!("ratelimit_fail_open_total").increment(1);
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                error = cause.as_deref().unwrap_or("unavailable"),
+                "rate limiter: Redis unreachable, limits fail open until it is back"
+            );
+        }
+        Verdict::FailedOpen
+    }
+}
