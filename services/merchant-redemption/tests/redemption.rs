@@ -23,6 +23,7 @@ fn unthrottled() -> Config {
     Config {
         card_rate: fast,
         device_rate: fast,
+        login_rate: fast,
         ..Config::default()
     }
 }
