@@ -9,6 +9,11 @@ ensure_packages
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 # playwright-core drives Debian's chromium; it never downloads a browser.
 (cd services/settlement/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd services/merchant-redemption/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 cargo test --workspace --no-fail-fast "$@"
-# The console in a real browser (ignored by a plain `cargo test`: it needs node and chromium).
+# The tablet's offline core (QR verification, rules, money) under node and in Chromium.
+node --test services/merchant-redemption/tablet/test/
+# Pages in a real browser (ignored by a plain `cargo test`: they need node and chromium):
+# the municipality console, and the counter tablet with a fake camera.
 cargo test -p settlement --test browser -- --ignored
+cargo test -p merchant-redemption --test tablet_browser -- --ignored
