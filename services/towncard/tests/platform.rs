@@ -404,7 +404,15 @@ async fn password_login_is_rate_limited_per_address(admin: PgPool) {
         .unwrap_or_else(|e| panic!("{e}"));
     let base = spawn(towncard::all_in_one::router(ctx)).await;
     let town = make_town(&admin, "koper", 101).await;
-    make_staff(&admin, town, Role::TownAdmin, None, "a@koper.test", "right-pass").await;
+    make_staff(
+        &admin,
+        town,
+        Role::TownAdmin,
+        None,
+        "a@koper.test",
+        "right-pass",
+    )
+    .await;
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();
     for _ in 0..5 {
