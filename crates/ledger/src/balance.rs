@@ -1,10 +1,10 @@
 //! Applying a net change to an account's sharded balance.
 //!
 //! Deadlock freedom: `post` applies accounts in ascending id order. Within one
-//! account a transaction takes a single shard (without waiting, or waiting for that
-//! one shard), or, holding none, waits for all shards in ascending order; it never
-//! waits on a second shard of an account it already holds one of. So no wait cycle
-//! can form.
+//! account a transaction takes a free shard without waiting, or, holding none of
+//! its shards, waits for one shard or for all of them in ascending order; it never
+//! waits on a shard of an account it already holds one of. So no wait cycle can
+//! form.
 
 use rand::Rng;
 use rust_decimal::Decimal;
@@ -28,10 +28,18 @@ pub async fn apply(
         return spread(conn, account, delta).await;
     }
     if account.non_negative {
-        // A failed attempt may leave a shard row locked; the savepoint releases it,
-        // so consolidation starts holding no shard of this account (lock order).
+        // A lock whose recheck fails stays held (a shard skipped because another
+        // transaction had just emptied it), so each attempt runs in a savepoint that
+        // is rolled back when it fails: the next one starts holding no shard of this
+        // account, as the lock order needs.
         let mut sp = conn.begin().await?;
-        if take_covering_shard(&mut sp, account, delta).await? {
+        if take_free_covering_shard(&mut sp, account, delta).await? {
+            sp.commit().await?;
+            return Ok(());
+        }
+        sp.rollback().await?;
+        let mut sp = conn.begin().await?;
+        if wait_for_covering_shard(&mut sp, account, delta).await? {
             sp.commit().await?;
             return Ok(());
         }
@@ -61,9 +69,8 @@ pub async fn apply(
     apply_to_shard(conn, id, shard, delta, account).await
 }
 
-/// Debits one shard that covers the amount: a free one if any, else waits for one
-/// that covered it a moment ago. False when no single shard covers it.
-async fn take_covering_shard(
+/// Debits a free shard that covers the amount, without waiting. False when none.
+async fn take_free_covering_shard(
     conn: &mut PgConnection,
     account: &Account,
     delta: Decimal,
@@ -84,9 +91,18 @@ async fn take_covering_shard(
     )
     .fetch_optional(&mut *conn)
     .await?;
-    if took.is_some() {
-        return Ok(true);
-    }
+    Ok(took.is_some())
+}
+
+/// Waits for one shard that covered the amount a moment ago and debits it. False
+/// when no single shard covers it (any more).
+async fn wait_for_covering_shard(
+    conn: &mut PgConnection,
+    account: &Account,
+    delta: Decimal,
+) -> Result<bool, LedgerError> {
+    let id = account.id.as_uuid();
+    let need = -delta;
     let covering = sqlx::query_scalar!(
         "SELECT shard FROM ledger_balances WHERE account_id = $1 AND balance >= $2
          ORDER BY random() LIMIT 1",
