@@ -15,5 +15,5 @@ cargo test --workspace --no-fail-fast "$@"
 node --test services/merchant-redemption/tablet/test/
 # Pages in a real browser (ignored by a plain `cargo test`: they need node and chromium):
 # the municipality console, and the counter tablet with a fake camera.
-cargo test -p settlement --test browser -- --ignored
-cargo test -p merchant-redemption --test tablet_browser -- --ignored
+# (--workspace keeps the features of the build above, so nothing is rebuilt.)
+cargo test --workspace --test browser --test tablet_browser -- --ignored
