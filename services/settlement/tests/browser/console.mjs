@@ -82,7 +82,8 @@ try {
 
   await step('merchants with totals', async () => {
     await page.click('nav button[data-view=merchants]');
-    await page.waitForSelector('#view table');
+    // The promotions view also has a table: wait for the merchants' rows themselves.
+    await page.waitForFunction(() => /Kavarna Loggia/.test(document.querySelector('#view')?.textContent ?? ''));
     const text = await page.textContent('#view');
     assert.match(text, /Kavarna Loggia/);
     assert.match(text, /Total/);
