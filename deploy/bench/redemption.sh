@@ -34,6 +34,7 @@ run_service() {
   TOWNCARD__DATABASE__ADMIN_URL=postgres://postgres@$PGHOST:$PGPORT/towncard_bench \
   TOWNCARD__DATABASE__MAX_CONNECTIONS=${BENCH_POOL:-24} \
   TOWNCARD__AUTH__KEYS_DIR=$KEYS \
+  TOWNCARD__AUTH__LOGIN_PER_MINUTE=0 \
   TOWNCARD__LOG__FILTER=warn \
     "$BIN/merchant-redemption" >/tmp/redemption-bench.log 2>&1 &
   SERVICE=$!
