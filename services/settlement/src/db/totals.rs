@@ -97,7 +97,9 @@ pub async fn explain_live(
     month: NaiveDate,
 ) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({LIVE}) q"
+        // Summing the journal's columns keeps the planner from dropping their join.
+        "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*), sum(municipality), sum(merchant_share), \
+         sum(adjustments) FROM ({LIVE}) q"
     )))
     .bind(town.as_uuid())
     .bind(month)
