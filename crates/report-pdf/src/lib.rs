@@ -6,6 +6,8 @@
 
 mod world;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use typst::foundations::Smart;
 use typst_layout::PagedDocument;
 
@@ -42,8 +44,25 @@ pub enum PdfError {
     Data(#[from] serde_json::Error),
 }
 
+/// Renders in progress, across threads.
+static RENDERING: AtomicUsize = AtomicUsize::new(0);
+
 /// Renders `template` with `data`; deterministic for equal inputs.
 pub fn render(template: Template, data: &serde_json::Value) -> Result<Vec<u8>, PdfError> {
+    RENDERING.fetch_add(1, Ordering::SeqCst);
+    let pdf = render_once(template, data);
+    let rendering = RENDERING.fetch_sub(1, Ordering::SeqCst);
+    // typst memoizes across compilations; without eviction a process that renders
+    // hundreds of statements keeps every one's intermediate results. Eviction is
+    // global and ages every entry: with n renders side by side each one evicting,
+    // keeping only two ages could throw away the others' work in progress (a
+    // document is laid out at least twice, the later passes from the first's
+    // cache), so the age kept grows with the renders in flight.
+    comemo::evict(2 * rendering);
+    pdf
+}
+
+fn render_once(template: Template, data: &serde_json::Value) -> Result<Vec<u8>, PdfError> {
     let json = serde_json::to_vec(data)?;
     let world = world::ReportWorld::new(template.source(), json).map_err(PdfError::Template)?;
     let doc: PagedDocument = typst::compile(&world)
@@ -55,11 +74,7 @@ pub fn render(template: Template, data: &serde_json::Value) -> Result<Vec<u8>, P
         timestamp: None,
         ..Default::default()
     };
-    let pdf = typst_pdf::pdf(&doc, &options).map_err(|errs| PdfError::Template(describe(&errs)));
-    // typst memoizes across compilations; without eviction a process that renders
-    // hundreds of statements keeps every one's intermediate results.
-    comemo::evict(2);
-    pdf
+    typst_pdf::pdf(&doc, &options).map_err(|errs| PdfError::Template(describe(&errs)))
 }
 
 fn describe(errs: &[typst::diag::SourceDiagnostic]) -> String {

@@ -7,8 +7,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::Stream;
 use kernel::TownId;
 use rust_decimal::Decimal;
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
+
+use crate::reports::cents::Cents;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TotalRow {
@@ -94,7 +97,9 @@ pub async fn explain_live(
     month: NaiveDate,
 ) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*) FROM ({LIVE}) q"
+        // Summing the journal's columns keeps the planner from dropping their join.
+        "EXPLAIN (ANALYZE, BUFFERS) SELECT count(*), sum(municipality), sum(merchant_share), \
+         sum(adjustments) FROM ({LIVE}) q"
     )))
     .bind(town.as_uuid())
     .bind(month)
@@ -291,20 +296,40 @@ pub async fn town(
 }
 
 /// One line of the detail listing: a redemption, a reversal with negative amounts, or
-/// a reconciliation adjustment.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct DetailRow {
-    pub kind: String,
+/// a reconciliation adjustment. Borrows the row's text; read by column position,
+/// amounts as cents (a month is a million rows, see `reports::csv`).
+#[derive(Clone, Debug)]
+pub struct DetailRef<'r> {
+    pub kind: &'r str,
     pub occurred_at: DateTime<Utc>,
-    pub receipt_number: String,
+    pub receipt_number: &'r str,
     pub merchant_id: Uuid,
     pub promotion_id: Uuid,
-    pub basket: Decimal,
-    pub discount: Decimal,
-    pub municipality: Decimal,
-    pub merchant_share: Decimal,
+    pub basket: Cents,
+    pub discount: Cents,
+    pub municipality: Cents,
+    pub merchant_share: Cents,
     pub points: i32,
     pub adjustment: bool,
+}
+
+impl<'r> DetailRef<'r> {
+    /// The columns of [`detail`]'s query, in its order.
+    pub fn from_row(row: &'r PgRow) -> sqlx::Result<DetailRef<'r>> {
+        Ok(DetailRef {
+            kind: row.try_get(0)?,
+            occurred_at: row.try_get(1)?,
+            receipt_number: row.try_get(2)?,
+            merchant_id: row.try_get(3)?,
+            promotion_id: row.try_get(4)?,
+            basket: row.try_get(5)?,
+            discount: row.try_get(6)?,
+            municipality: row.try_get(7)?,
+            merchant_share: row.try_get(8)?,
+            points: row.try_get(9)?,
+            adjustment: row.try_get(10)?,
+        })
+    }
 }
 
 /// Streams the period's redemptions in time order, then its reversals, then its
@@ -315,8 +340,8 @@ pub fn detail<'c>(
     town: TownId,
     month: NaiveDate,
     merchant: Option<Uuid>,
-) -> impl Stream<Item = sqlx::Result<DetailRow>> + 'c {
-    sqlx::query_as::<_, DetailRow>(
+) -> impl Stream<Item = sqlx::Result<PgRow>> + 'c {
+    sqlx::query(
         "(SELECT 'redemption' AS kind, occurred_at, receipt_number, merchant_id, promotion_id, basket,
                  discount, municipality_share AS municipality, merchant_share, points_earned AS points,
                  adjustment, 0 AS part, id

@@ -2,6 +2,7 @@
 //! memory stays flat however large the period, and the digest is known before the
 //! first byte is sent.
 
+pub mod cents;
 pub mod csv;
 pub mod pdf;
 pub mod sepa;
@@ -85,17 +86,9 @@ pub fn comma(d: Decimal) -> String {
 
 /// `1234.5` → `1234.50`.
 pub fn point(d: Decimal) -> String {
-    let mut s = String::with_capacity(12);
-    write_point(&mut s, d);
-    s
-}
-
-/// [`point`] into a buffer (the CSV listings reuse one per field).
-pub fn write_point(out: &mut String, d: Decimal) {
-    use std::fmt::Write as _;
     let mut d = d.round_dp(2);
     d.rescale(2);
-    let _ = write!(out, "{d}");
+    d.to_string()
 }
 
 /// `1234.5` → `1.234,50` for printed reports.
