@@ -60,6 +60,10 @@ x AS (
     FROM d JOIN journal_entries e ON e.transaction_id = d.journal_tx
     JOIN ledger_accounts a ON a.id = e.account_id
     WHERE e.town_id = $1 AND a.kind IN ('merchant_receivable', 'merchant_own_discount')
+      -- Implied by the join; transaction ids are time-ordered (UUIDv7), so this
+      -- bounds the read to the period's stretch of the journal, not all history.
+      AND e.transaction_id >= (SELECT journal_tx FROM d ORDER BY 1 LIMIT 1)
+      AND e.transaction_id <= (SELECT journal_tx FROM d ORDER BY 1 DESC LIMIT 1)
     GROUP BY 1, 2, 3
 )
 SELECT c.merchant_id, c.promotion_id, c.day,
