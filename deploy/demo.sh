@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . deploy/lib.sh
 ensure_services
+# Links printed by the demo point at the port it listens on.
+export TOWNCARD__SERVER__PUBLIC_URL=${TOWNCARD__SERVER__PUBLIC_URL:-http://127.0.0.1:${TOWNCARD__SERVER__PORT:-8080}}
 export TOWNCARD__LOG__FORMAT=${TOWNCARD__LOG__FORMAT:-pretty}
 export TOWNCARD__LOG__FILTER=${TOWNCARD__LOG__FILTER:-warn,towncard=info}
 cargo build -p towncard

@@ -28,7 +28,8 @@ pub async fn seed(
     sqlx::query(
         "INSERT INTO device_enrolments (id, town_id, merchant_id, code_hash, device_name, expires_at)
          VALUES ($1, $2, $3, $4, 'Blagajna 1', now() + interval '30 days')
-         ON CONFLICT ON CONSTRAINT device_enrolments_code DO NOTHING",
+         ON CONFLICT ON CONSTRAINT device_enrolments_code DO UPDATE
+         SET expires_at = EXCLUDED.expires_at, used_at = NULL, device_id = NULL",
     )
     .bind(Uuid::new_v5(&merchant, b"enrolment:demo"))
     .bind(town)

@@ -58,8 +58,23 @@ async fn seed_is_idempotent_and_the_demo_passes_audit(admin: PgPool) {
         1
     );
 
+    // A tablet enrols with the demo code; seeding again makes the code usable again.
+    let used = sqlx::query("UPDATE device_enrolments SET used_at = now()")
+        .execute(&admin)
+        .await
+        .map(|r| r.rows_affected())
+        .unwrap_or(0);
+    assert_eq!(used, 1, "the demo has one enrolment code");
+
     let (ok, out) = towncard(&admin, &["seed-demo"]);
     assert!(ok, "{out}");
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM device_enrolments WHERE used_at IS NULL AND expires_at > now()"
+        )
+        .await,
+        1
+    );
     let after = (
         count("SELECT count(*) FROM merchants").await,
         count("SELECT count(*) FROM cards").await,
