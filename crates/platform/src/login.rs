@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
 use kernel::{MerchantId, Role, TownId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
-use crate::ratelimit::{Rate, Verdict};
+use crate::ratelimit::{Rate, throttle};
 use crate::serve::Context;
 use crate::{db, password};
 
@@ -80,14 +79,7 @@ async fn login(
             per_minute: ctx.settings.auth.login_per_minute,
             burst: ctx.settings.auth.login_burst,
         };
-        let key = format!("rl:pwlogin:{}", addr.ip());
-        if let Verdict::Limited(wait_ms) = ctx.limiter.check(&ctx.redis, &key, rate).await {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many attempts; retry in {} s", wait_ms.div_ceil(1000)),
-            ));
-        }
+        throttle(&ctx, &format!("rl:pwlogin:{}", addr.ip()), rate).await?;
     }
     let refused =
         || ApiError::unauthorized("invalid_credentials", "wrong town, e-mail or password");

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::cache::Cache;
-use crate::ratelimit::{Limiter, Rate};
+use crate::ratelimit::Rate;
 
 /// Service settings, from `TOWNCARD_REDEMPTION_*` environment variables.
 #[derive(Clone, Debug)]
@@ -89,7 +89,6 @@ type AccountKey = (TownId, &'static str, Option<Uuid>);
 pub struct Shared {
     pub config: Config,
     pub cache: Cache,
-    pub limiter: Limiter,
     events: OnceLock<()>,
     budget_gates: Mutex<HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
     accounts: Mutex<HashMap<AccountKey, AccountId>>,
@@ -105,7 +104,6 @@ impl Shared {
         Arc::new(Shared {
             config,
             cache: Cache::default(),
-            limiter: Limiter::default(),
             events: OnceLock::new(),
             budget_gates: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),

@@ -6,25 +6,10 @@ mod common;
 
 use common::*;
 use kernel::{CardId, Role};
-use merchant_redemption::Config;
-use merchant_redemption::ratelimit::Rate;
 use platform::testing::{context, token};
 use rust_decimal_macros::dec;
 use serde_json::json;
 use sqlx::PgPool;
-
-fn unthrottled() -> Config {
-    let fast = Rate {
-        per_minute: 1_000_000,
-        burst: 1_000_000,
-    };
-    Config {
-        card_rate: fast,
-        device_rate: fast,
-        login_rate: fast,
-        ..Config::default()
-    }
-}
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_tablet_is_enrolled_unlocked_with_a_pin_and_revoked(admin: PgPool) {

@@ -8,25 +8,11 @@ use chrono::{Duration, SecondsFormat, Utc};
 use common::*;
 use kernel::{MerchantId, Role};
 use merchant_redemption::Config;
-use merchant_redemption::ratelimit::Rate;
 use platform::testing::context;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-fn unthrottled() -> Config {
-    let fast = Rate {
-        per_minute: 1_000_000,
-        burst: 1_000_000,
-    };
-    Config {
-        card_rate: fast,
-        device_rate: fast,
-        login_rate: fast,
-        ..Config::default()
-    }
-}
 
 struct Tablet {
     device: String,

@@ -8,25 +8,10 @@ use futures::future::join_all;
 use kernel::Role;
 use ledger::AccountKind;
 use merchant_redemption::Config;
-use merchant_redemption::ratelimit::Rate;
 use platform::testing::{context, token};
 use rust_decimal_macros::dec;
 use serde_json::json;
 use sqlx::PgPool;
-
-/// No velocity limit in the way: these tests are about Postgres limits.
-fn unthrottled() -> Config {
-    let fast = Rate {
-        per_minute: 1_000_000,
-        burst: 1_000_000,
-    };
-    Config {
-        card_rate: fast,
-        device_rate: fast,
-        login_rate: fast,
-        ..Config::default()
-    }
-}
 
 /// Two service instances (separate pools, separate ports) on one database.
 async fn two_instances(admin: &PgPool, config: Config) -> (platform::Context, Api, Api) {

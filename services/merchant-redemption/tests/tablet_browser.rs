@@ -8,25 +8,10 @@ mod common;
 
 use common::*;
 use kernel::Role;
-use merchant_redemption::Config;
-use merchant_redemption::ratelimit::Rate;
 use platform::testing::context;
 use qrcode::{Color, QrCode};
 use serde_json::json;
 use sqlx::PgPool;
-
-fn unthrottled() -> Config {
-    let fast = Rate {
-        per_minute: 1_000_000,
-        burst: 1_000_000,
-    };
-    Config {
-        card_rate: fast,
-        device_rate: fast,
-        login_rate: fast,
-        ..Config::default()
-    }
-}
 
 /// A YUV4MPEG2 video (640×480, 4:2:0) of `frames` identical frames showing `text`
 /// as a QR code, black on white with a quiet zone: Chromium's fake camera plays it.

@@ -7,9 +7,13 @@ mod gcra;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use redis::aio::ConnectionManager;
 
 pub use gcra::Rate;
+
+use crate::error::{ApiError, ApiResult};
+use crate::serve::Context;
 
 /// How long a check may take before Redis counts as down.
 const DEADLINE: Duration = Duration::from_millis(100);
@@ -72,5 +76,18 @@ impl Limiter {
             );
         }
         Verdict::FailedOpen
+    }
+}
+
+/// Applies a velocity limit with the process's limiter: over it is 429
+/// `rate_limited`; Redis being down lets the request through.
+pub async fn throttle(ctx: &Context, key: &str, rate: Rate) -> ApiResult<()> {
+    match ctx.limiter.check(&ctx.redis, key, rate).await {
+        Verdict::Limited(wait_ms) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many attempts; retry in {} s", wait_ms.div_ceil(1000)),
+        )),
+        Verdict::Allowed | Verdict::FailedOpen => Ok(()),
     }
 }

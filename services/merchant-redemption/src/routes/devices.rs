@@ -128,8 +128,7 @@ async fn enrol_device(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<Enrolled>)> {
-    super::throttle(
-        &app,
+    crate::ratelimit::throttle(
         &ctx,
         &format!("rl:login:{}", addr.ip()),
         app.config.login_rate,
@@ -195,8 +194,7 @@ async fn unlock_device(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<UnlockRequest>,
 ) -> ApiResult<ApiJson<Unlocked>> {
-    super::throttle(
-        &app,
+    crate::ratelimit::throttle(
         &ctx,
         &format!("rl:login:{}", addr.ip()),
         app.config.login_rate,

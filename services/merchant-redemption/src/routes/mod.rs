@@ -2,9 +2,6 @@ use axum::http::HeaderMap;
 use platform::{ApiError, ApiResult, Context};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::ratelimit::{Rate, Verdict};
-use crate::state::App;
-
 mod devices;
 mod merchants;
 mod offline;
@@ -48,18 +45,6 @@ pub fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
         ));
     }
     Ok(key.to_owned())
-}
-
-/// Applies a velocity limit; Redis being down lets the request through.
-pub async fn throttle(app: &App, ctx: &Context, key: &str, rate: Rate) -> ApiResult<()> {
-    match app.limiter.check(&ctx.redis, key, rate).await {
-        Verdict::Limited(wait_ms) => Err(ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many attempts; retry in {} s", wait_ms.div_ceil(1000)),
-        )),
-        Verdict::Allowed | Verdict::FailedOpen => Ok(()),
-    }
 }
 
 /// The card id a token names (unverified: only to key the velocity limit).

@@ -48,13 +48,8 @@ async fn redeem_offer(
     let basket = req.basket.positive()?;
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
     if let Some(device) = actor.device {
-        super::throttle(
-            &app,
-            &ctx,
-            &format!("rl:device:{device}"),
-            app.config.device_rate,
-        )
-        .await?;
+        crate::ratelimit::throttle(&ctx, &format!("rl:device:{device}"), app.config.device_rate)
+            .await?;
     }
     let card_key = super::token_card(req.token.as_deref(), req.card_number.as_deref());
     let request = Request {
@@ -70,8 +65,7 @@ async fn redeem_offer(
         .await?
         .is_none()
     {
-        super::throttle(
-            &app,
+        crate::ratelimit::throttle(
             &ctx,
             &format!("rl:card:{}:{card_key}", actor.town),
             app.config.card_rate,

@@ -44,13 +44,8 @@ async fn scan_card(
     let basket = req.basket.as_ref().map(AmountText::positive).transpose()?;
     app.ensure_events(&ctx);
     if let Some(device) = actor.device {
-        super::throttle(
-            &app,
-            &ctx,
-            &format!("rl:device:{device}"),
-            app.config.device_rate,
-        )
-        .await?;
+        crate::ratelimit::throttle(&ctx, &format!("rl:device:{device}"), app.config.device_rate)
+            .await?;
     }
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;

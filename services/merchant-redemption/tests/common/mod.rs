@@ -277,3 +277,17 @@ pub async fn merchant_with_token(
     let m = make_merchant(admin, t.id, name).await;
     (m, token(ctx, role, t.id, Some(m)))
 }
+
+/// No velocity limit in the way (tests run in parallel, all from 127.0.0.1).
+pub fn unthrottled() -> merchant_redemption::Config {
+    let fast = merchant_redemption::ratelimit::Rate {
+        per_minute: 1_000_000,
+        burst: 1_000_000,
+    };
+    merchant_redemption::Config {
+        card_rate: fast,
+        device_rate: fast,
+        login_rate: fast,
+        ..merchant_redemption::Config::default()
+    }
+}
