@@ -22,7 +22,7 @@ pub use account::{
 pub use audit::{AuditFinding, AuditReport, audit, audit_town};
 pub use bulk::{lane_heads_digest, post_bulk};
 pub use error::LedgerError;
-pub use posting::{Entry, Posted, Posting, PostingKind, post, transaction_entries};
+pub use posting::{Entry, Posted, Posting, PostingKind, post, post_owned_key, transaction_entries};
 
 /// Hash-chain lanes per town: postings take any free lane, so the chain head
 /// never serializes a town's redemptions. Changing it only affects new towns.

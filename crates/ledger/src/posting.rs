@@ -1,6 +1,7 @@
 //! `post`: one balanced, idempotent, hash-chained journal transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
 use kernel::{AccountId, TownId, TransactionId};
@@ -149,28 +150,41 @@ impl Posting {
 /// Posts the transaction, or returns the earlier result for a replayed key.
 ///
 /// Runs in a savepoint of the caller's transaction (or its own transaction), so a
-/// failure leaves nothing behind and the caller's other work is untouched.
+/// failure leaves nothing behind and the caller's other work is untouched. A new
+/// key is the common case, so the key is looked up only when the posting fails
+/// (the journal's unique key, or a refusal that a replay must still answer).
 pub async fn post(conn: &mut PgConnection, p: &Posting) -> Result<Posted, LedgerError> {
     p.validate()?;
     let body = p.body_hash();
-    if let Some(done) = replay(conn, p, &body).await? {
-        return Ok(done);
-    }
     let mut sp = conn.begin().await?;
     match apply(&mut sp, p, &body).await {
         Ok(posted) => {
             sp.commit().await?;
             Ok(posted)
         }
-        Err(LedgerError::Db(e)) if is_unique_violation(&e, "journal_transactions_idempotency") => {
-            // A concurrent request with the same key committed first.
+        Err(e) => {
             sp.rollback().await?;
-            replay(conn, p, &body)
-                .await?
-                .ok_or_else(|| LedgerError::Invalid("idempotent posting vanished".into()))
+            let lost_race = matches!(&e, LedgerError::Db(d)
+                if is_unique_violation(d, "journal_transactions_idempotency"));
+            match replay(conn, p, &body).await? {
+                Some(done) => Ok(done),
+                None if lost_race => {
+                    Err(LedgerError::Invalid("idempotent posting vanished".into()))
+                }
+                None => Err(e),
+            }
         }
-        Err(e) => Err(e),
     }
+}
+
+/// Posts a transaction whose key the caller owns: in this same database
+/// transaction it has locked the key and seen that nothing was recorded under it
+/// (a redemption's `Idempotency-Key`), so there is nothing to replay. No savepoint:
+/// a failure fails the caller's transaction, which the caller rolls back.
+pub async fn post_owned_key(conn: &mut PgConnection, p: &Posting) -> Result<Posted, LedgerError> {
+    p.validate()?;
+    let body = p.body_hash();
+    apply(conn, p, &body).await
 }
 
 async fn replay(
@@ -204,23 +218,7 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
         *net.entry(e.account.as_uuid()).or_default() += e.amount;
     }
     let ids: Vec<Uuid> = net.keys().copied().collect();
-    let accounts: Vec<Account> = sqlx::query!(
-        "SELECT id, kind, currency, non_negative, shards
-         FROM ledger_accounts WHERE town_id = $1 AND id = ANY($2) ORDER BY id",
-        p.town.as_uuid(),
-        &ids,
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| Account {
-        id: AccountId::from_uuid(r.id),
-        kind: r.kind,
-        currency: r.currency,
-        non_negative: r.non_negative,
-        shards: r.shards,
-    })
-    .collect();
+    let accounts = describe(conn, p.town, &ids).await?;
     if let Some(missing) = ids
         .iter()
         .find(|id| !accounts.iter().any(|a| a.id.as_uuid() == **id))
@@ -245,11 +243,22 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
     let posted_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
     let digest = p.chain_hash(id, lane, seq, posted_at, &prev);
 
+    let idx: Vec<i16> = (0..p.entries.len() as i16).collect();
+    let accts: Vec<Uuid> = p.entries.iter().map(|e| e.account.as_uuid()).collect();
+    let amounts: Vec<Decimal> = p.entries.iter().map(|e| e.amount).collect();
+    // The transaction, its entries and the lane's new head in one round trip.
     sqlx::query!(
-        "INSERT INTO journal_transactions
-             (id, town_id, lane, seq, idempotency_key, body_hash, kind, memo, reverses,
-              posted_at, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "WITH tx AS (
+             INSERT INTO journal_transactions
+                 (id, town_id, lane, seq, idempotency_key, body_hash, kind, memo, reverses,
+                  posted_at, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             RETURNING id),
+         entries AS (
+             INSERT INTO journal_entries (transaction_id, idx, town_id, account_id, amount)
+             SELECT tx.id, u.i, $2, u.a, u.m
+             FROM tx, UNNEST($13::smallint[], $14::uuid[], $15::numeric[]) AS u(i, a, m))
+         UPDATE journal_lanes SET seq = $4, head_hash = $12 WHERE town_id = $2 AND lane = $3",
         id.as_uuid(),
         p.town.as_uuid(),
         lane,
@@ -262,29 +271,9 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
         posted_at,
         prev,
         digest,
-    )
-    .execute(&mut *conn)
-    .await?;
-    let idx: Vec<i16> = (0..p.entries.len() as i16).collect();
-    let accts: Vec<Uuid> = p.entries.iter().map(|e| e.account.as_uuid()).collect();
-    let amounts: Vec<Decimal> = p.entries.iter().map(|e| e.amount).collect();
-    sqlx::query!(
-        "INSERT INTO journal_entries (transaction_id, idx, town_id, account_id, amount)
-         SELECT $1, i, $2, a, m FROM UNNEST($3::smallint[], $4::uuid[], $5::numeric[]) AS u(i, a, m)",
-        id.as_uuid(),
-        p.town.as_uuid(),
         &idx,
         &accts,
         &amounts,
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        "UPDATE journal_lanes SET seq = $3, head_hash = $4 WHERE town_id = $1 AND lane = $2",
-        p.town.as_uuid(),
-        lane,
-        seq,
-        digest,
     )
     .execute(&mut *conn)
     .await?;
@@ -293,6 +282,57 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
         posted_at,
         replayed: false,
     })
+}
+
+/// Accounts never change once opened (nothing updates or deletes them), so what a
+/// transaction read of them is kept for this process, per (town, account): the
+/// read was made under that town's row-level security, so an account of another
+/// town is never found here. One of a transaction that later rolled back could be:
+/// the entry's foreign key (town, account) still refuses to post to it.
+static KNOWN: LazyLock<Mutex<HashMap<(Uuid, Uuid), Account>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The accounts `ids` of `town`, in `ids` order (ascending); missing ones are left out.
+async fn describe(
+    conn: &mut PgConnection,
+    town: TownId,
+    ids: &[Uuid],
+) -> Result<Vec<Account>, LedgerError> {
+    let key = |id: &Uuid| (town.as_uuid(), *id);
+    if let Ok(known) = KNOWN.lock()
+        && let Some(found) = ids
+            .iter()
+            .map(|id| known.get(&key(id)).cloned())
+            .collect::<Option<Vec<Account>>>()
+    {
+        return Ok(found);
+    }
+    let accounts: Vec<Account> = sqlx::query!(
+        "SELECT id, kind, currency, non_negative, shards
+         FROM ledger_accounts WHERE town_id = $1 AND id = ANY($2) ORDER BY id",
+        town.as_uuid(),
+        ids,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| Account {
+        id: AccountId::from_uuid(r.id),
+        kind: r.kind,
+        currency: r.currency,
+        non_negative: r.non_negative,
+        shards: r.shards,
+    })
+    .collect();
+    if let Ok(mut known) = KNOWN.lock() {
+        if known.len() > 100_000 {
+            known.clear();
+        }
+        for a in &accounts {
+            known.insert(key(&a.id.as_uuid()), a.clone());
+        }
+    }
+    Ok(accounts)
 }
 
 /// Locks a free hash-chain lane of the town; returns (lane, next seq, previous hash).

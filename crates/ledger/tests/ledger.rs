@@ -339,6 +339,64 @@ async fn replay_returns_the_first_result_and_a_changed_body_conflicts(admin: PgP
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn a_replay_is_answered_even_when_the_posting_could_not_be_made_again(admin: PgPool) {
+    let pool = app_pool(&admin).await;
+    let town = make_town(&admin, "drain", 207).await;
+    let funding = open(&pool, town, AccountKind::MunicipalityFunding, "funding").await;
+    let budget = open(&pool, town, AccountKind::PromotionBudget, "budget").await;
+    let receivable = open(&pool, town, AccountKind::MerchantReceivable, "merchant").await;
+    post(&pool, &transfer(town, "fund", funding, budget, dec!(5.00)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let drain = transfer(town, "drain", budget, receivable, dec!(5.00));
+    let first = post(&pool, &drain).await.unwrap_or_else(|e| panic!("{e}"));
+    // The budget is empty now: posting it afresh would be refused, a replay is not.
+    let again = post(&pool, &drain).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.replayed);
+    assert_eq!(again.id, first.id);
+    assert!(matches!(
+        post(
+            &pool,
+            &transfer(town, "more", budget, receivable, dec!(0.01))
+        )
+        .await,
+        Err(LedgerError::InsufficientBalance(_))
+    ));
+    assert_eq!(balance(&pool, town, budget).await, dec!(0));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_entry_cannot_name_another_towns_account(admin: PgPool) {
+    let pool = app_pool(&admin).await;
+    let here = make_town(&admin, "here", 208).await;
+    let there = make_town(&admin, "there", 209).await;
+    let a = open(&pool, here, AccountKind::MerchantReceivable, "a").await;
+    let b = open(&pool, here, AccountKind::DiscountsGranted, "b").await;
+    let foreign = open(&pool, there, AccountKind::DiscountsGranted, "foreign").await;
+    let posted = post(&pool, &transfer(here, "k", a, b, dec!(1)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Even the owner, bypassing the ledger and row-level security, cannot add an
+    // entry of this town's transaction on the other town's account.
+    let e = sqlx::query(
+        "INSERT INTO journal_entries (transaction_id, idx, town_id, account_id, amount)
+         VALUES ($1, 9, $2, $3, 1)",
+    )
+    .bind(posted.id.as_uuid())
+    .bind(here.as_uuid())
+    .bind(foreign.as_uuid())
+    .execute(&admin)
+    .await
+    .err()
+    .map(|e| e.to_string());
+    assert!(
+        e.as_deref()
+            .is_some_and(|m| m.contains("journal_entries_town_account_fkey")),
+        "{e:?}"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn the_database_refuses_to_rewrite_the_journal(admin: PgPool) {
     let pool = app_pool(&admin).await;
     let town = make_town(&admin, "append", 206).await;
