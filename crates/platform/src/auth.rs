@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -43,7 +43,14 @@ pub struct JwtKeys {
     issuer: String,
     audience: String,
     ttl_secs: i64,
+    /// Tokens already verified, by SHA-256, with their claims. A tablet sends the
+    /// same token with every request, and checking its Ed25519 signature costs more
+    /// than the rest of a scan's own work. Expiry is still checked at every use.
+    verified: Mutex<HashMap<[u8; 32], Claims>>,
 }
+
+/// Verified tokens kept at most (then the memory starts over).
+const VERIFIED_MAX: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -149,6 +156,7 @@ impl JwtKeys {
             issuer: s.issuer.clone(),
             audience: s.audience.clone(),
             ttl_secs: s.access_token_ttl_secs,
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -190,6 +198,30 @@ impl JwtKeys {
 
     /// Verifies signature, algorithm, kid, issuer, audience and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = chrono::Utc::now().timestamp();
+        let leeway = self.validation.leeway as i64;
+        let known = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&digest).cloned());
+        if let Some(c) = known
+            && c.exp + leeway > now
+        {
+            return Ok(c);
+        }
+        let claims = self.verify_signed(token)?;
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= VERIFIED_MAX {
+                m.clear();
+            }
+            m.insert(digest, claims.clone());
+        }
+        Ok(claims)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<Claims, ApiError> {
         let invalid = |m: &str| ApiError::unauthorized("invalid_token", m.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
         if header.alg != Algorithm::EdDSA {
@@ -346,6 +378,44 @@ mod tests {
         assert_eq!(
             a.verify("garbage").map_err(|e| e.code).err(),
             Some("invalid_token")
+        );
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_changed_one_is_checked_again() {
+        let k = keys();
+        let mut claims = Claims {
+            iss: k.issuer.clone(),
+            aud: k.audience.clone(),
+            sub: "u1".into(),
+            iat: chrono::Utc::now().timestamp(),
+            exp: chrono::Utc::now().timestamp() + 3600,
+            role: Role::Auditor,
+            town: TownId::new(),
+            merchant: None,
+        };
+        let t = k.sign(&claims).unwrap_or_default();
+        assert!(k.verify(&t).is_ok());
+        assert!(k.verify(&t).is_ok(), "the remembered token");
+        // One character of the signature changed: not the remembered token.
+        let mut forged = t.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap_or_default();
+        assert_eq!(
+            k.verify(&forged).map_err(|e| e.code).err(),
+            Some("invalid_token")
+        );
+        // A remembered token whose time is up is refused like any other.
+        claims.exp = chrono::Utc::now().timestamp() - 31;
+        let short = k.sign(&claims).unwrap_or_default();
+        if let Ok(mut m) = k.verified.lock() {
+            let digest: [u8; 32] = Sha256::digest(short.as_bytes()).into();
+            m.insert(digest, claims.clone());
+        }
+        assert_eq!(
+            k.verify(&short).map_err(|e| e.code).err(),
+            Some("token_expired")
         );
     }
 

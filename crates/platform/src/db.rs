@@ -45,17 +45,19 @@ pub async fn connect(url: &str, s: &DatabaseSettings) -> Result<PgPool, DbError>
 
 /// Begins a transaction scoped to one town: row-level security shows and accepts
 /// only that town's rows until commit or rollback. The setting is transaction-local
-/// (`set_config(..., true)`), so a pooled connection never carries a town over.
+/// (`SET LOCAL`), so a pooled connection never carries a town over. Both go in one
+/// round trip; the town is a UUID (hex digits and dashes), so it can be written into
+/// the statement. Should the `SET` fail, the transaction is not open and this errs.
 pub async fn begin_town(
     pool: &PgPool,
     town: TownId,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('towncard.town_id', $1, true)")
-        .bind(town.to_string())
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    let uuid: uuid::Uuid = town.as_uuid();
+    pool.begin_with(sqlx::AssertSqlSafe(format!(
+        "BEGIN; SET LOCAL towncard.town_id = '{}'",
+        uuid.hyphenated()
+    )))
+    .await
 }
 
 /// A pool to the same database as `admin`, logged in as `role` (tests use it to act
