@@ -20,6 +20,7 @@ type Timed<K, V> = Mutex<HashMap<K, (Instant, V)>>;
 
 const TTL: Duration = Duration::from_secs(30);
 const TOWN_TTL: Duration = Duration::from_secs(60);
+const TOKEN_TTL: Duration = Duration::from_secs(600);
 
 #[derive(Default)]
 pub struct Cache {
@@ -28,6 +29,9 @@ pub struct Cache {
     towns: Timed<Uuid, TownInfo>,
     cards: Timed<Uuid, CardRow>,
     offers: Timed<(Uuid, Uuid), Vec<Promotion>>,
+    /// QR tokens whose signature was checked: (claim, key id) by SHA-256 of
+    /// (town, text). A scan and its redeem carry the same token.
+    tokens: Timed<[u8; 32], (cardtoken::Claim, String)>,
 }
 
 fn get<K: std::hash::Hash + Eq, V: Clone>(
@@ -51,6 +55,14 @@ fn put<K: std::hash::Hash + Eq, V>(m: &Mutex<HashMap<K, (Instant, V)>>, k: K, v:
 }
 
 impl Cache {
+    pub fn token(&self, digest: &[u8; 32]) -> Option<(cardtoken::Claim, String)> {
+        get(&self.tokens, digest, TOKEN_TTL)
+    }
+
+    pub fn put_token(&self, digest: [u8; 32], claim: cardtoken::Claim, kid: String) {
+        put(&self.tokens, digest, (claim, kid));
+    }
+
     fn is_live(&self) -> bool {
         self.live.load(Ordering::Relaxed)
     }

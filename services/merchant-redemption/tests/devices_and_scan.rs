@@ -233,7 +233,10 @@ async fn promotions_are_funded_joined_with_approval_and_points_are_ledgered(admi
     let api = serve(&ctx, unthrottled()).await;
     let town_admin = token(&ctx, Role::TownAdmin, t.id, None);
     let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
-    let today = chrono::Utc::now().date_naive();
+    // The town's day, not UTC's: an hour before UTC midnight it is already tomorrow.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Ljubljana)
+        .date_naive();
     let body = json!({"name": "Razvajaj se v mestu", "co_financing_percent": "50", "starts_on": today.pred_opt(), "ends_on": today.succ_opt(),
         "requires_approval": true, "budget_total": "500.00", "rules": {"benefit": {"kind": "percent", "value": "10"}, "budget_per_merchant": "1.00"}});
     let (s, p) = json_of(

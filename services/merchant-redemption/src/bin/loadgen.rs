@@ -32,6 +32,10 @@ struct Args {
     tablets: usize,
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Seconds of the same load before measuring (new connections plan their
+    /// statements and fill their caches); not counted.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
     /// `hot`: every tablet redeems one promotion (one budget); `spread`: one promotion per tablet.
     #[arg(long, default_value = "spread")]
     mode: String,
@@ -67,7 +71,8 @@ async fn main() -> anyhow::Result<()> {
         args.cards
     );
 
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let measured_from = Instant::now() + Duration::from_secs(args.warmup);
+    let deadline = measured_from + Duration::from_secs(args.seconds);
     let ok = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
@@ -82,15 +87,20 @@ async fn main() -> anyhow::Result<()> {
                 }
                 let basket = format!("{}.{:02}", 5 + (n % 40), n % 100);
                 let started = Instant::now();
+                let counted = started >= measured_from;
                 let scan = http
                     .post(format!("{url}/redemption/v1/scan"))
                     .bearer_auth(&t.token)
                     .json(&json!({"token": card, "basket": basket}))
                     .send()
                     .await;
-                scans.push(started.elapsed());
+                if counted {
+                    scans.push(started.elapsed());
+                }
                 if !matches!(&scan, Ok(r) if r.status().is_success()) {
-                    refused.fetch_add(1, Ordering::Relaxed);
+                    if counted {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
                     continue;
                 }
                 let started = Instant::now();
@@ -101,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
                     .json(&json!({"token": card, "promotion_id": t.promotion, "basket": basket}))
                     .send()
                     .await;
+                if !counted {
+                    continue;
+                }
                 redeems.push(started.elapsed());
                 match r {
                     Ok(r) if r.status().as_u16() == 201 => ok.fetch_add(1, Ordering::Relaxed),
@@ -110,14 +123,13 @@ async fn main() -> anyhow::Result<()> {
             (scans, redeems)
         }));
     }
-    let started = Instant::now();
     let (mut scans, mut redeems) = (Vec::new(), Vec::new());
     for h in handles {
         let (s, r) = h.await?;
         scans.extend(s);
         redeems.extend(r);
     }
-    let secs = started.elapsed().as_secs_f64();
+    let secs = measured_from.elapsed().as_secs_f64();
     let n = ok.load(Ordering::Relaxed);
     println!(
         "mode={} tablets={} seconds={secs:.1}",

@@ -1,5 +1,4 @@
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -11,32 +10,31 @@ pub async fn read(
     promotions: &[Uuid],
     k: &Keys,
 ) -> Result<std::collections::HashMap<Uuid, Counters>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, Decimal)> = sqlx::query_as(
-        "SELECT promotion_id, scope, used FROM redemption_counters
-         WHERE promotion_id = ANY($1) AND (
-               (scope = 'card_day' AND key = $2) OR (scope = 'card_merchant' AND key = $3)
-            OR (scope = 'card_promotion' AND key = $4) OR (scope = 'merchant_budget' AND key = $5)
-            OR (scope = 'day_budget' AND key = $6))",
-    )
-    .bind(promotions)
-    .bind(&k.card_day)
-    .bind(&k.card_merchant)
-    .bind(&k.card_promotion)
-    .bind(&k.merchant_budget)
-    .bind(&k.day_budget)
-    .fetch_all(conn)
-    .await?;
+    // One primary-key lookup per (promotion, scope, key); see the migration.
+    let scopes = [
+        "card_day",
+        "card_merchant",
+        "card_promotion",
+        "merchant_budget",
+        "day_budget",
+    ];
+    let keys = [
+        k.card_day.as_str(),
+        k.card_merchant.as_str(),
+        k.card_promotion.as_str(),
+        k.merchant_budget.as_str(),
+        k.day_budget.as_str(),
+    ];
+    let rows: Vec<(Uuid, String, Decimal)> =
+        sqlx::query_as("SELECT promotion_id, scope, used FROM redemption_counters_of($1, $2, $3)")
+            .bind(promotions)
+            .bind(&scopes[..])
+            .bind(&keys[..])
+            .fetch_all(conn)
+            .await?;
     let mut out: std::collections::HashMap<Uuid, Counters> = Default::default();
     for (p, scope, used) in rows {
-        let c = out.entry(p).or_default();
-        let n = used.trunc().to_i64().unwrap_or(0);
-        match scope.as_str() {
-            "card_day" => c.card_day = n,
-            "card_merchant" => c.card_merchant = n,
-            "card_promotion" => c.card_promotion = n,
-            "merchant_budget" => c.merchant_budget = used,
-            _ => c.day_budget = used,
-        }
+        out.entry(p).or_default().set(&scope, used);
     }
     Ok(out)
 }

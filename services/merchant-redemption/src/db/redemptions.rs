@@ -39,18 +39,6 @@ const SELECT: &str = "SELECT r.id, r.merchant_id, m.name AS merchant_name, r.pro
     JOIN promotions p ON p.id = r.promotion_id
     JOIN cards c ON c.id = r.card_id";
 
-pub async fn by_key(
-    conn: &mut PgConnection,
-    key: &str,
-) -> Result<Option<RedemptionRow>, sqlx::Error> {
-    sqlx::query_as::<_, RedemptionRow>(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE r.idempotency_key = $1"
-    )))
-    .bind(key)
-    .fetch_optional(conn)
-    .await
-}
-
 pub async fn by_id(
     conn: &mut PgConnection,
     id: Uuid,
@@ -114,9 +102,21 @@ pub struct NewRedemption<'a> {
     pub counters: serde_json::Value,
 }
 
-/// Inserts the redemption, booked into the open period; returns the receipt number.
-pub async fn insert(conn: &mut PgConnection, r: &NewRedemption<'_>) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar(
+/// What the database adds to a new redemption.
+#[derive(sqlx::FromRow)]
+pub struct Inserted {
+    pub receipt_number: String,
+    pub status: String,
+    pub recorded_at: DateTime<Utc>,
+    pub merchant_name: String,
+}
+
+/// Inserts the redemption, booked into the open period.
+pub async fn insert(
+    conn: &mut PgConnection,
+    r: &NewRedemption<'_>,
+) -> Result<Inserted, sqlx::Error> {
+    sqlx::query_as(
         "INSERT INTO redemptions (id, town_id, merchant_id, promotion_id, card_id, device_id,
              staff_user_id, receipt_number, idempotency_key, request_hash, basket, discount,
              municipality_share, merchant_share, points_earned, points_spent, occurred_at,
@@ -127,7 +127,8 @@ pub async fn insert(conn: &mut PgConnection, r: &NewRedemption<'_>) -> Result<St
              $9, $10, $11, $12, $13, $14, $15, $16, $17, b.period,
              b.period <> natural_period($2, $17), $18, $19, $20
          FROM (SELECT booking_period($2, $17) AS period) b
-         RETURNING receipt_number",
+         RETURNING receipt_number, status, recorded_at,
+             (SELECT m.name FROM merchants m WHERE m.id = merchant_id) AS merchant_name",
     )
     .bind(r.id)
     .bind(r.town)

@@ -21,6 +21,19 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Records a counter row's value under its scope.
+    pub fn set(&mut self, scope: &str, used: Decimal) {
+        use rust_decimal::prelude::ToPrimitive;
+        let n = used.trunc().to_i64().unwrap_or(0);
+        match scope {
+            "card_day" => self.card_day = n,
+            "card_merchant" => self.card_merchant = n,
+            "card_promotion" => self.card_promotion = n,
+            "merchant_budget" => self.merchant_budget = used,
+            _ => self.day_budget = used,
+        }
+    }
+
     /// Would one more redemption of `q` stay within every limit?
     pub fn check(&self, r: &Rules, q: &Quote) -> Result<(), Refusal> {
         let within = |used: i64, limit: Option<i32>| limit.is_none_or(|l| used < i64::from(l));

@@ -12,7 +12,7 @@ use super::AmountText;
 use crate::actor::Actor;
 use crate::service::card::CardRef;
 use crate::service::receipt::{self, Receipt};
-use crate::service::redeem::{self, Outcome, Request};
+use crate::service::redeem::{self, Claimed, Request};
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Context> {
@@ -61,23 +61,22 @@ async fn redeem_offer(
     let _gate = app.budget_gate(req.promotion_id).await;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;
     // A replay must not count against the card's velocity, so look first.
-    if redeem::replay(&mut tx, &actor, &key, &request.hash(&actor))
-        .await?
-        .is_none()
-    {
-        crate::ratelimit::throttle(
-            &ctx,
-            &format!("rl:card:{}:{card_key}", actor.town),
-            app.config.card_rate,
-        )
-        .await?;
-    }
-    let outcome = redeem::redeem(&app, &ctx, &mut tx, &actor, &request, chrono::Utc::now()).await?;
-    let (id, status, replayed) = match outcome {
-        Outcome::Done(id) => (id, StatusCode::CREATED, false),
-        Outcome::Replayed(id) => (id, StatusCode::OK, true),
+    let claimed = redeem::claim(&mut tx, &actor, &key, &request.hash(&actor)).await?;
+    let (status, receipt) = match claimed {
+        Claimed::Replay(id) => (StatusCode::OK, receipt::load(&mut tx, id, true).await?),
+        Claimed::Fresh(fresh) => {
+            crate::ratelimit::throttle(
+                &ctx,
+                &format!("rl:card:{}:{card_key}", actor.town),
+                app.config.card_rate,
+            )
+            .await?;
+            let now = chrono::Utc::now();
+            let (row, raised) =
+                redeem::apply(&app, &ctx, &mut tx, &actor, &request, fresh, now).await?;
+            (StatusCode::CREATED, receipt::fresh(row, &raised)?)
+        }
     };
-    let receipt = receipt::load(&mut tx, id, replayed).await?;
     tx.commit().await?;
     Ok((status, ApiJson(receipt)))
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use kernel::{CardNumber, TownId};
 use platform::{ApiError, ApiResult, Context};
+use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
 use crate::db::cards::{self, CardRow};
@@ -65,19 +66,7 @@ pub async fn resolve(
     let info = town_info(app, conn, town, false).await?;
     let (row, serial) = match card {
         CardRef::Token(text) => {
-            let keys = |info: &TownInfo| {
-                let keys = info.keys.clone();
-                move |kid: &str| keys.get(kid).copied()
-            };
-            let claim = match cardtoken::verify(text, info.code, keys(&info)) {
-                Err(cardtoken::TokenError::UnknownKey) => {
-                    // A key created since the cache was filled: look again once.
-                    let fresh = town_info(app, conn, town, true).await?;
-                    cardtoken::verify(text, fresh.code, keys(&fresh))
-                }
-                other => other,
-            }
-            .map_err(|e| refused(e.code(), &e.to_string()))?;
+            let claim = verify_token(app, conn, town, &info, text).await?;
             let id = claim.card_id.as_uuid();
             let row = match cached.then(|| app.cache.card(id)).flatten() {
                 Some(r) => Some(r),
@@ -131,6 +120,43 @@ pub async fn resolve(
         app.cache.put_card(row.clone());
     }
     Ok(row)
+}
+
+/// Verifies a QR token. One verified before (a scan, then its redeem) is taken from
+/// memory while the key that signed it is still one of the town's keys.
+async fn verify_token(
+    app: &App,
+    conn: &mut PgConnection,
+    town: TownId,
+    info: &TownInfo,
+    text: &str,
+) -> ApiResult<cardtoken::Claim> {
+    let mut h = Sha256::new();
+    h.update(town.as_uuid().as_bytes());
+    h.update(text.trim().as_bytes());
+    let digest: [u8; 32] = h.finalize().into();
+    if let Some((claim, kid)) = app.cache.token(&digest)
+        && info.keys.contains_key(&kid)
+    {
+        return Ok(claim);
+    }
+    let keys = |info: &TownInfo| {
+        let keys = info.keys.clone();
+        move |kid: &str| keys.get(kid).copied()
+    };
+    let claim = match cardtoken::verify(text, info.code, keys(info)) {
+        Err(cardtoken::TokenError::UnknownKey) => {
+            // A key created since the cache was filled: look again once.
+            let fresh = town_info(app, conn, town, true).await?;
+            cardtoken::verify(text, fresh.code, keys(&fresh))
+        }
+        other => other,
+    }
+    .map_err(|e| refused(e.code(), &e.to_string()))?;
+    if let Ok(t) = cardtoken::parse(text) {
+        app.cache.put_token(digest, claim, t.kid);
+    }
+    Ok(claim)
 }
 
 fn check_expiry(row: CardRow, now: DateTime<Utc>) -> ApiResult<CardRow> {

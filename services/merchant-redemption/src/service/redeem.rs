@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::card::{self, CardRef};
 use crate::actor::Actor;
-use crate::db::{counters, devices, promotions, redemptions};
+use crate::db::redemptions::RedemptionRow;
+use crate::db::{counters, promotions, redemptions};
 use crate::domain::limits::{self, Bump, Counters};
 use crate::domain::rules::{self, Quote};
 use crate::state::App;
@@ -45,24 +46,48 @@ pub enum Outcome {
     Replayed(Uuid),
 }
 
-/// Takes the per-key lock and answers a replay; None means "go ahead".
-pub async fn replay(
+/// What `claim` found under an `Idempotency-Key`.
+pub enum Claimed {
+    /// Recorded before with the same request: answer with that redemption.
+    Replay(Uuid),
+    /// Not used yet; the key is locked until this transaction ends.
+    Fresh(FreshKey),
+}
+
+/// A key claimed in this transaction (what `apply` needs first).
+pub struct FreshKey {
+    device_active: bool,
+}
+
+/// Takes the per-key lock and looks the key up, with the tablet's standing, in one
+/// round trip (`redemption_claim_key`).
+pub async fn claim(
     conn: &mut PgConnection,
     actor: &Actor,
     key: &str,
     hash: &[u8],
-) -> ApiResult<Option<Uuid>> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 42))")
-        .bind(format!("{}:{key}", actor.town))
-        .execute(&mut *conn)
-        .await?;
-    match redemptions::by_key(conn, key).await? {
-        None => Ok(None),
-        Some(r)
-            if r.request_hash.as_deref() == Some(hash)
-                && r.merchant_id == actor.merchant.as_uuid() =>
+) -> ApiResult<Claimed> {
+    let (device_active, id, merchant, request_hash): (
+        bool,
+        Option<Uuid>,
+        Option<Uuid>,
+        Option<Vec<u8>>,
+    ) = sqlx::query_as(
+        "SELECT device_active, id, merchant_id, request_hash
+         FROM redemption_claim_key($1, $2, $3)",
+    )
+    .bind(format!("{}:{key}", actor.town))
+    .bind(key)
+    .bind(actor.device)
+    .fetch_one(&mut *conn)
+    .await?;
+    match id {
+        None => Ok(Claimed::Fresh(FreshKey { device_active })),
+        Some(id)
+            if request_hash.as_deref() == Some(hash)
+                && merchant == Some(actor.merchant.as_uuid()) =>
         {
-            Ok(Some(r.id))
+            Ok(Claimed::Replay(id))
         }
         Some(_) => Err(ApiError::conflict(
             "idempotency_conflict",
@@ -79,13 +104,27 @@ pub async fn redeem(
     req: &Request<'_>,
     now: DateTime<Utc>,
 ) -> ApiResult<Outcome> {
+    let fresh = match claim(conn, actor, req.key, &req.hash(actor)).await? {
+        Claimed::Replay(id) => return Ok(Outcome::Replayed(id)),
+        Claimed::Fresh(fresh) => fresh,
+    };
+    let (row, _) = apply(app, ctx, conn, actor, req, fresh, now).await?;
+    Ok(Outcome::Done(row.id))
+}
+
+/// The redemption itself, under a key `claim`ed in this transaction; returns it as
+/// recorded and the card's counters as raised.
+pub async fn apply(
+    app: &App,
+    ctx: &Context,
+    conn: &mut PgConnection,
+    actor: &Actor,
+    req: &Request<'_>,
+    key: FreshKey,
+    now: DateTime<Utc>,
+) -> ApiResult<(RedemptionRow, Counters)> {
     let hash = req.hash(actor);
-    if let Some(id) = replay(conn, actor, req.key, &hash).await? {
-        return Ok(Outcome::Replayed(id));
-    }
-    if let Some(device) = actor.device
-        && !devices::is_active(conn, device).await?
-    {
+    if !key.device_active {
         return Err(ApiError::unauthorized(
             "device_revoked",
             "this tablet has been revoked",
@@ -122,13 +161,12 @@ pub async fn redeem(
     let day = now.with_timezone(&info.tz).date_naive();
     let keys = limits::keys(card_row.id, actor.merchant.as_uuid(), day);
     let bumps = limits::bumps(&promo.rules, &quote, &keys);
+    let mut raised = Counters::default();
     for b in &bumps {
-        if counters::raise(conn, town.as_uuid(), promo.id, b)
-            .await?
-            .is_none()
-        {
+        let Some(used) = counters::raise(conn, town.as_uuid(), promo.id, b).await? else {
             return Err(refusal(b.refusal()));
-        }
+        };
+        raised.set(&b.scope, used);
     }
     let journal_tx = post_discount(
         app,
@@ -145,33 +183,55 @@ pub async fn redeem(
         .or(points_tx)
         .ok_or_else(|| refusal(rules::Refusal::NothingToGive))?;
     let id = Uuid::now_v7();
-    redemptions::insert(
-        conn,
-        &redemptions::NewRedemption {
-            id,
-            town: town.as_uuid(),
-            merchant: actor.merchant.as_uuid(),
-            promotion: promo.id,
-            card: card_row.id,
-            device: actor.device,
-            staff: actor.staff,
-            town_code: info.code,
-            key: req.key,
-            request_hash: &hash,
-            basket: req.basket.amount(),
-            discount: quote.discount.amount(),
-            municipality: quote.municipality.amount(),
-            merchant_share: quote.merchant.amount(),
-            points_earned: quote.points_earned,
-            points_spent: quote.points_spent,
-            occurred_at: now,
-            journal_tx: journal_tx.as_uuid(),
-            points_tx: points_tx.map(|t| t.as_uuid()),
-            counters: serde_json::to_value(&bumps).map_err(ApiError::internal)?,
-        },
-    )
-    .await?;
-    Ok(Outcome::Done(id))
+    let counters = serde_json::to_value(&bumps).map_err(ApiError::internal)?;
+    let new = redemptions::NewRedemption {
+        id,
+        town: town.as_uuid(),
+        merchant: actor.merchant.as_uuid(),
+        promotion: promo.id,
+        card: card_row.id,
+        device: actor.device,
+        staff: actor.staff,
+        town_code: info.code,
+        key: req.key,
+        request_hash: &hash,
+        basket: req.basket.amount(),
+        discount: quote.discount.amount(),
+        municipality: quote.municipality.amount(),
+        merchant_share: quote.merchant.amount(),
+        points_earned: quote.points_earned,
+        points_spent: quote.points_spent,
+        occurred_at: now,
+        journal_tx: journal_tx.as_uuid(),
+        points_tx: points_tx.map(|t| t.as_uuid()),
+        counters,
+    };
+    let added = redemptions::insert(conn, &new).await?;
+    let row = RedemptionRow {
+        id,
+        merchant_id: new.merchant,
+        merchant_name: added.merchant_name,
+        promotion_id: promo.id,
+        promotion_name: promo.name.clone(),
+        card_id: card_row.id,
+        card_number: card_row.number,
+        device_id: actor.device,
+        receipt_number: added.receipt_number,
+        request_hash: Some(new.request_hash.to_vec()),
+        basket: new.basket,
+        discount: new.discount,
+        municipality_share: new.municipality,
+        merchant_share: new.merchant_share,
+        points_earned: new.points_earned,
+        points_spent: new.points_spent,
+        status: added.status,
+        occurred_at: now,
+        recorded_at: added.recorded_at,
+        journal_tx: new.journal_tx,
+        points_tx: new.points_tx,
+        counters: new.counters,
+    };
+    Ok((row, raised))
 }
 
 pub fn refusal(r: rules::Refusal) -> ApiError {
@@ -235,7 +295,7 @@ async fn post_discount(
             amount: -s,
         });
     }
-    let posted = ledger::post(
+    let posted = ledger::post_owned_key(
         conn,
         &Posting {
             town,
@@ -276,7 +336,7 @@ async fn post_points(
     } else {
         PostingKind::PointsSpend
     };
-    let posted = ledger::post(
+    let posted = ledger::post_owned_key(
         conn,
         &Posting {
             town,
