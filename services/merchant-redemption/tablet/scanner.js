@@ -3,6 +3,18 @@
 // frames. Safari on iPad needs playsinline+muted video and a secure context.
 
 const IGNORE_MS = 2000;
+// The ignored card survives a reload of the page (as a SHA-256 digest, not the token).
+const IGNORE_KEY = 'towncard.scanner.ignore';
+
+async function digest(text) {
+  if (!globalThis.crypto?.subtle) return null;
+  const bytes = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function storage() {
+  try { return globalThis.sessionStorage ?? null; } catch { return null; }
+}
 
 let jsqrLoading = null;
 function loadJsQR() {
@@ -38,6 +50,7 @@ export class Scanner {
     // The last card redeemed: still in front of the camera, it must not start a second
     // redemption. It is ignored until it has been out of view for IGNORE_MS.
     this.ignore = null;
+    this.ignoreDigest = storage()?.getItem(IGNORE_KEY) ?? null;
     this.ignoreSeen = 0;
     this.onIgnored = null;
     this.gen = 0;
@@ -46,7 +59,13 @@ export class Scanner {
   /** Ignore `text` while it stays in view (null: forget). */
   setIgnore(text) {
     this.ignore = text;
+    this.ignoreDigest = null;
     this.ignoreSeen = Date.now();
+    const store = storage();
+    if (!text) { store?.removeItem(IGNORE_KEY); return; }
+    digest(text).then((d) => {
+      if (d && this.ignore === text) store?.setItem(IGNORE_KEY, d);
+    }).catch(() => {});
   }
 
   /** Starts the camera and calls `onCode(text)` once for the first QR seen. Throws when there is no camera. */
@@ -98,13 +117,20 @@ export class Scanner {
           }
         }
       } catch { /* a frame that cannot be read; try the next */ }
-      if (this.ignore && read) {
-        if (text === this.ignore) {
+      // Only the digest is known after a reload: the first matching read restores the card.
+      if (text && !this.ignore && this.ignoreDigest && (await digest(text).catch(() => null)) === this.ignoreDigest) {
+        this.ignore = text;
+      }
+      if (gen !== this.gen) return;
+      if ((this.ignore || this.ignoreDigest) && read) {
+        if (text && text === this.ignore) {
           this.ignoreSeen = Date.now();
           this.onIgnored?.(true);
           text = null;
         } else if (Date.now() - this.ignoreSeen > IGNORE_MS) {
           this.ignore = null;
+          this.ignoreDigest = null;
+          storage()?.removeItem(IGNORE_KEY);
           this.onIgnored?.(false);
         }
       }

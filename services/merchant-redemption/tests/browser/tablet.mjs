@@ -190,6 +190,9 @@ try {
     await page.reload();
     await visible('#scan');
     await visible('#offline-banner');
+    // The card redeemed last is still in front of the camera: it stays ignored after the reload.
+    await visible('#rescan');
+    assert.match(await page.textContent('#scan-hint'), /previous customer/);
     await page.waitForFunction(() => document.querySelector('#queue-count').textContent === '2');
     await page.click('#go-sync');
     await visible('#sync');
