@@ -50,6 +50,30 @@ pub fn chain_hash(prev: &[u8], fields: &Chained<'_>) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// The canonical JSON of `fields` split around its lane and sequence (which are set
+/// to 0 here): `ledger_post()` picks the lane in the database and hashes
+/// head || lane || `,"seq":` || seq || tail, the bytes `chain_hash` would hash.
+pub fn chain_parts(fields: &Chained<'_>) -> (Vec<u8>, Vec<u8>) {
+    const LANE: &[u8] = b"\"lane\":";
+    const MARK: &[u8] = b"\"lane\":0,\"seq\":0";
+    let zeroed = Chained {
+        lane: 0,
+        seq: 0,
+        entries: fields.entries.clone(),
+        ..*fields
+    };
+    let json = serde_json::to_vec(&zeroed).unwrap_or_default();
+    // Only fixed-format fields (v, id, town) come before the lane, so the first
+    // match is the field itself, never text inside the key or memo.
+    let at = json
+        .windows(MARK.len())
+        .position(|w| w == MARK)
+        .unwrap_or(json.len());
+    let head = json[..(at + LANE.len()).min(json.len())].to_vec();
+    let tail = json[(at + MARK.len()).min(json.len())..].to_vec();
+    (head, tail)
+}
+
 pub fn body_hash(
     kind: &str,
     memo: &str,
@@ -69,6 +93,47 @@ pub fn body_hash(
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn the_split_chain_bytes_hash_like_the_whole() {
+        let entries = vec![
+            (Uuid::now_v7(), cents(dec!(-1.5))),
+            (Uuid::nil(), cents(dec!(1.5))),
+        ];
+        for (lane, seq, key, memo) in [
+            (0_i16, 1_i64, "k", ""),
+            (
+                15,
+                123_456_789_012,
+                "\"lane\":0,\"seq\":0",
+                "čšž \"lane\":7",
+            ),
+        ] {
+            let fields = Chained {
+                v: 1,
+                id: Uuid::now_v7(),
+                town: Uuid::now_v7(),
+                lane,
+                seq,
+                key,
+                kind: "redemption",
+                memo,
+                reverses: None,
+                posted_at_us: 1_700_000_000_000_000,
+                entries: entries.clone(),
+            };
+            let (head, tail) = chain_parts(&fields);
+            let mut joined = head.clone();
+            joined.extend_from_slice(format!("{lane},\"seq\":{seq}").as_bytes());
+            joined.extend_from_slice(&tail);
+            assert_eq!(joined, serde_json::to_vec(&fields).unwrap());
+            let prev = [7_u8; 32];
+            let mut h = Sha256::new();
+            h.update(prev);
+            h.update(&joined);
+            assert_eq!(h.finalize().to_vec(), chain_hash(&prev, &fields));
+        }
+    }
 
     #[test]
     fn amounts_hash_by_value_at_cent_scale() {

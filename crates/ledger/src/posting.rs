@@ -5,7 +5,6 @@ use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
 use kernel::{AccountId, TownId, TransactionId};
-use rand::Rng;
 use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
@@ -13,7 +12,7 @@ use uuid::Uuid;
 use crate::account::Account;
 use crate::error::is_unique_violation;
 use crate::hash::{self, Chained};
-use crate::{LANES, LedgerError, balance};
+use crate::{LANES, LedgerError};
 
 /// The business event a transaction records (docs/ledger.md has each one's entries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,17 +106,16 @@ impl Posting {
         self.body_hash()
     }
 
-    /// The chain hash of this posting as transaction `id` at `seq` of `lane`: the one
-    /// definition `post`, `post_bulk` and (from stored rows) the audit agree on.
-    pub(crate) fn chain_hash(
+    /// The fields the chain hash covers, as transaction `id` at `seq` of `lane`: the
+    /// one definition `post`, `post_bulk` and (from stored rows) the audit agree on.
+    fn chained(
         &self,
         id: TransactionId,
         lane: i16,
         seq: i64,
         posted_at: DateTime<Utc>,
-        prev: &[u8],
-    ) -> Vec<u8> {
-        let fields = Chained {
+    ) -> Chained<'_> {
+        Chained {
             v: 1,
             id: id.as_uuid(),
             town: self.town.as_uuid(),
@@ -133,8 +131,18 @@ impl Posting {
                 .iter()
                 .map(|e| (e.account.as_uuid(), hash::cents(e.amount)))
                 .collect(),
-        };
-        hash::chain_hash(prev, &fields)
+        }
+    }
+
+    pub(crate) fn chain_hash(
+        &self,
+        id: TransactionId,
+        lane: i16,
+        seq: i64,
+        posted_at: DateTime<Utc>,
+        prev: &[u8],
+    ) -> Vec<u8> {
+        hash::chain_hash(prev, &self.chained(id, lane, seq, posted_at))
     }
 
     fn body_hash(&self) -> Vec<u8> {
@@ -230,53 +238,46 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
             "all entries must be in one currency".into(),
         ));
     }
-    for account in &accounts {
-        let delta = net[&account.id.as_uuid()];
-        if !delta.is_zero() {
-            balance::apply(conn, account, delta).await?;
-        }
-    }
+    let deltas: Vec<Decimal> = ids.iter().map(|id| net[id]).collect();
+    let shards: Vec<i16> = accounts.iter().map(|a| a.shards).collect();
+    let guarded: Vec<bool> = accounts.iter().map(|a| a.non_negative).collect();
 
-    let (lane, seq, prev) = take_lane(conn, p.town).await?;
     let id = TransactionId::new();
     let now = Utc::now();
     let posted_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-    let digest = p.chain_hash(id, lane, seq, posted_at, &prev);
-
-    let idx: Vec<i16> = (0..p.entries.len() as i16).collect();
+    // The lane is picked in the database, so the hash is finished there too.
+    let (head, tail) = hash::chain_parts(&p.chained(id, 0, 0, posted_at));
     let accts: Vec<Uuid> = p.entries.iter().map(|e| e.account.as_uuid()).collect();
     let amounts: Vec<Decimal> = p.entries.iter().map(|e| e.amount).collect();
-    // The transaction, its entries and the lane's new head in one round trip.
-    sqlx::query!(
-        "WITH tx AS (
-             INSERT INTO journal_transactions
-                 (id, town_id, lane, seq, idempotency_key, body_hash, kind, memo, reverses,
-                  posted_at, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             RETURNING id),
-         entries AS (
-             INSERT INTO journal_entries (transaction_id, idx, town_id, account_id, amount)
-             SELECT tx.id, u.i, $2, u.a, u.m
-             FROM tx, UNNEST($13::smallint[], $14::uuid[], $15::numeric[]) AS u(i, a, m))
-         UPDATE journal_lanes SET seq = $4, head_hash = $12 WHERE town_id = $2 AND lane = $3",
+    // Balances, lane, journal row, entries and the lane's new head in one round trip.
+    let refused = sqlx::query_scalar!(
+        "SELECT refused FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                                              $12, $13, $14, $15, $16, $17)",
         id.as_uuid(),
         p.town.as_uuid(),
-        lane,
-        seq,
         p.idempotency_key,
         body,
         p.kind.as_str(),
         p.memo,
         p.reverses.map(|t| t.as_uuid()),
         posted_at,
-        prev,
-        digest,
-        &idx,
+        head,
+        tail,
+        LANES,
         &accts,
         &amounts,
+        &ids,
+        &deltas,
+        &shards,
+        &guarded,
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
+    if let Some(account) = refused {
+        return Err(LedgerError::InsufficientBalance(AccountId::from_uuid(
+            account,
+        )));
+    }
     Ok(Posted {
         id,
         posted_at,
@@ -333,40 +334,6 @@ async fn describe(
         }
     }
     Ok(accounts)
-}
-
-/// Locks a free hash-chain lane of the town; returns (lane, next seq, previous hash).
-async fn take_lane(
-    conn: &mut PgConnection,
-    town: TownId,
-) -> Result<(i16, i64, Vec<u8>), LedgerError> {
-    for _ in 0..2 {
-        let free = sqlx::query!(
-            "SELECT lane, seq, head_hash FROM journal_lanes WHERE town_id = $1
-             ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED",
-            town.as_uuid(),
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(l) = free {
-            return Ok((l.lane, l.seq + 1, l.head_hash));
-        }
-        let lane = rand::thread_rng().gen_range(0..LANES);
-        let busy = sqlx::query!(
-            "SELECT lane, seq, head_hash FROM journal_lanes WHERE town_id = $1 AND lane = $2 FOR UPDATE",
-            town.as_uuid(),
-            lane,
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(l) = busy {
-            return Ok((l.lane, l.seq + 1, l.head_hash));
-        }
-        crate::init_town(conn, town).await?;
-    }
-    Err(LedgerError::Invalid(
-        "the town's journal lanes could not be created".into(),
-    ))
 }
 
 /// The entries of one transaction, in order (for reversals and statements).
