@@ -61,7 +61,7 @@ async fn redeem_offer(
     let _gate = app.budget_gate(req.promotion_id).await;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;
     // A replay must not count against the card's velocity, so look first.
-    let claimed = redeem::claim(&mut tx, &actor, &key, &request.hash(&actor)).await?;
+    let claimed = redeem::claim(&mut tx, &actor, &key, request.hash(&actor)).await?;
     let (status, receipt) = match claimed {
         Claimed::Replay(id) => (StatusCode::OK, receipt::load(&mut tx, id, true).await?),
         Claimed::Fresh(fresh) => {
@@ -72,9 +72,10 @@ async fn redeem_offer(
             )
             .await?;
             let now = chrono::Utc::now();
-            let (row, raised) =
+            let (row, limits) =
                 redeem::apply(&app, &ctx, &mut tx, &actor, &request, fresh, now).await?;
-            (StatusCode::CREATED, receipt::fresh(row, &raised)?)
+            // Built from what the redeem wrote: nothing to read back.
+            (StatusCode::CREATED, receipt::from_row(row, limits, false)?)
         }
     };
     tx.commit().await?;

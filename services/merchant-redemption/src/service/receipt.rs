@@ -56,13 +56,6 @@ pub fn mask(number: &str) -> String {
     format!("{}{}", "•".repeat(keep.min(8)), &number[keep..])
 }
 
-/// The receipt of a redemption just recorded, with the card's counters as its
-/// transaction raised them (nothing to read again).
-pub fn fresh(row: RedemptionRow, raised: &Counters) -> ApiResult<Receipt> {
-    let bumps: Vec<Bump> = serde_json::from_value(row.counters.clone()).unwrap_or_default();
-    from_row(row, limits_left(&bumps, raised), false)
-}
-
 pub async fn load(conn: &mut PgConnection, id: Uuid, replayed: bool) -> ApiResult<Receipt> {
     let row = redemptions::by_id(conn, id)
         .await?

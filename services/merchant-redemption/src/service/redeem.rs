@@ -57,6 +57,8 @@ pub enum Claimed {
 /// A key claimed in this transaction (what `apply` needs first).
 pub struct FreshKey {
     device_active: bool,
+    /// The request's fingerprint, stored with the redemption.
+    request_hash: Vec<u8>,
 }
 
 /// Takes the per-key lock and looks the key up, with the tablet's standing, in one
@@ -65,7 +67,7 @@ pub async fn claim(
     conn: &mut PgConnection,
     actor: &Actor,
     key: &str,
-    hash: &[u8],
+    hash: Vec<u8>,
 ) -> ApiResult<Claimed> {
     let (device_active, id, merchant, request_hash): (
         bool,
@@ -82,9 +84,12 @@ pub async fn claim(
     .fetch_one(&mut *conn)
     .await?;
     match id {
-        None => Ok(Claimed::Fresh(FreshKey { device_active })),
+        None => Ok(Claimed::Fresh(FreshKey {
+            device_active,
+            request_hash: hash,
+        })),
         Some(id)
-            if request_hash.as_deref() == Some(hash)
+            if request_hash.as_deref() == Some(hash.as_slice())
                 && merchant == Some(actor.merchant.as_uuid()) =>
         {
             Ok(Claimed::Replay(id))
@@ -104,7 +109,7 @@ pub async fn redeem(
     req: &Request<'_>,
     now: DateTime<Utc>,
 ) -> ApiResult<Outcome> {
-    let fresh = match claim(conn, actor, req.key, &req.hash(actor)).await? {
+    let fresh = match claim(conn, actor, req.key, req.hash(actor)).await? {
         Claimed::Replay(id) => return Ok(Outcome::Replayed(id)),
         Claimed::Fresh(fresh) => fresh,
     };
@@ -113,7 +118,7 @@ pub async fn redeem(
 }
 
 /// The redemption itself, under a key `claim`ed in this transaction; returns it as
-/// recorded and the card's counters as raised.
+/// recorded and what is left of the card's limits after it (`limits_left`).
 pub async fn apply(
     app: &App,
     ctx: &Context,
@@ -122,8 +127,7 @@ pub async fn apply(
     req: &Request<'_>,
     key: FreshKey,
     now: DateTime<Utc>,
-) -> ApiResult<(RedemptionRow, Counters)> {
-    let hash = req.hash(actor);
+) -> ApiResult<(RedemptionRow, serde_json::Value)> {
     if !key.device_active {
         return Err(ApiError::unauthorized(
             "device_revoked",
@@ -194,7 +198,7 @@ pub async fn apply(
         staff: actor.staff,
         town_code: info.code,
         key: req.key,
-        request_hash: &hash,
+        request_hash: &key.request_hash,
         basket: req.basket.amount(),
         discount: quote.discount.amount(),
         municipality: quote.municipality.amount(),
@@ -231,7 +235,7 @@ pub async fn apply(
         points_tx: new.points_tx,
         counters: new.counters,
     };
-    Ok((row, raised))
+    Ok((row, limits_left(&bumps, &raised)))
 }
 
 pub fn refusal(r: rules::Refusal) -> ApiError {
