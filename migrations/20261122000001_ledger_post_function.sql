@@ -107,18 +107,27 @@ BEGIN
     RETURN true;
 END $$;
 
+-- Creates a town's hash-chain lanes, each starting from the genesis hash (32 zero
+-- bytes, `hash::GENESIS`). Idempotent; `ledger::init_town` and `ledger_post()` call it.
+CREATE FUNCTION ledger_init_town(town uuid, lanes smallint) RETURNS void
+    LANGUAGE sql AS $$
+    INSERT INTO journal_lanes (town_id, lane, seq, head_hash)
+    SELECT town, g, 0, decode(repeat('00', 32), 'hex') FROM generate_series(0, lanes - 1) AS g
+    ON CONFLICT DO NOTHING
+$$;
+
 -- Posts one journal transaction. `net_*` are the per-account net changes in ascending
 -- account order; `chain_head` and `chain_tail` are the canonical JSON of the chained
 -- fields (crates/ledger/src/hash.rs) before and after the lane and sequence, which only
 -- this function knows: hash = SHA-256(prev || head || lane || ',"seq":' || seq || tail).
 -- Returns the account that could not cover its debit (nothing is posted then, and the
--- caller rolls back what was applied), or the lane, sequence and hash.
+-- caller rolls back what was applied), or NULL once posted.
 CREATE FUNCTION ledger_post(
     tx uuid, town uuid, key text, body_hash bytea, kind text, memo text, reverses uuid,
     posted_at timestamptz, chain_head bytea, chain_tail bytea, lanes smallint,
     entry_accounts uuid[], entry_amounts numeric[],
     net_accounts uuid[], net_deltas numeric[], net_shards smallint[], net_guarded boolean[])
-    RETURNS TABLE (refused uuid, lane smallint, seq bigint, hash bytea)
+    RETURNS uuid
     LANGUAGE plpgsql AS $$
 DECLARE
     i integer;
@@ -130,8 +139,7 @@ BEGIN
     FOR i IN 1 .. coalesce(array_length(net_accounts, 1), 0) LOOP
         IF net_deltas[i] <> 0
            AND NOT ledger_apply_balance(net_accounts[i], net_shards[i], net_guarded[i], net_deltas[i]) THEN
-            RETURN QUERY SELECT net_accounts[i], NULL::smallint, NULL::bigint, NULL::bytea;
-            RETURN;
+            RETURN net_accounts[i];
         END IF;
     END LOOP;
 
@@ -144,10 +152,7 @@ BEGIN
         SELECT jl.lane, jl.seq + 1, jl.head_hash INTO l, s, prev FROM journal_lanes jl
         WHERE jl.town_id = town AND jl.lane = l FOR UPDATE;
         EXIT WHEN FOUND;
-        INSERT INTO journal_lanes (town_id, lane, seq, head_hash)
-        SELECT town, g, 0, decode(repeat('00', 32), 'hex')
-        FROM generate_series(0, lanes - 1) AS g
-        ON CONFLICT DO NOTHING;
+        PERFORM ledger_init_town(town, lanes);
     END LOOP;
     IF l IS NULL THEN
         RAISE EXCEPTION 'the town''s journal lanes could not be created';
@@ -162,9 +167,10 @@ BEGIN
     SELECT tx, (u.n - 1)::smallint, town, u.a, u.m
     FROM unnest(entry_accounts, entry_amounts) WITH ORDINALITY AS u(a, m, n);
     UPDATE journal_lanes jl SET seq = s, head_hash = h WHERE jl.town_id = town AND jl.lane = l;
-    RETURN QUERY SELECT NULL::uuid, l, s, h;
+    RETURN NULL;
 END $$;
 
+GRANT EXECUTE ON FUNCTION ledger_init_town(uuid, smallint) TO towncard_app;
 GRANT EXECUTE ON FUNCTION ledger_apply_balance(uuid, smallint, boolean, numeric) TO towncard_app;
 GRANT EXECUTE ON FUNCTION ledger_post(uuid, uuid, text, bytea, text, text, uuid, timestamptz,
     bytea, bytea, smallint, uuid[], numeric[], uuid[], numeric[], smallint[], boolean[])

@@ -28,17 +28,15 @@ pub use posting::{Entry, Posted, Posting, PostingKind, post, post_owned_key, tra
 /// never serializes a town's redemptions. Changing it only affects new towns.
 pub const LANES: i16 = 16;
 
-/// Ensures the town's journal lanes exist. Idempotent; [`post`] also calls it lazily.
+/// Ensures the town's journal lanes exist (`ledger_init_town()`). Idempotent; a
+/// town's first posting also creates them.
 pub async fn init_town(
     conn: &mut sqlx::PgConnection,
     town: kernel::TownId,
 ) -> Result<(), LedgerError> {
     sqlx::query!(
-        "INSERT INTO journal_lanes (town_id, lane, seq, head_hash)
-         SELECT $1, lane, 0, $2 FROM generate_series(0, $3::smallint - 1) AS lane
-         ON CONFLICT DO NOTHING",
+        "SELECT FROM ledger_init_town($1, $2)",
         town.as_uuid(),
-        &hash::GENESIS[..],
         LANES,
     )
     .execute(&mut *conn)

@@ -251,8 +251,8 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
     let amounts: Vec<Decimal> = p.entries.iter().map(|e| e.amount).collect();
     // Balances, lane, journal row, entries and the lane's new head in one round trip.
     let refused = sqlx::query_scalar!(
-        "SELECT refused FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                                              $12, $13, $14, $15, $16, $17)",
+        r#"SELECT ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                              $12, $13, $14, $15, $16, $17) AS "refused""#,
         id.as_uuid(),
         p.town.as_uuid(),
         p.idempotency_key,
