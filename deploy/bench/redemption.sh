@@ -41,6 +41,29 @@ run_service() {
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return; sleep 0.2; done
   curl -s "http://127.0.0.1:$PORT/" >/dev/null || true
 }
+# CPU ticks (1/100 s) so far of Postgres backends and pgbench, for the per-transaction
+# CPU of the pgbench runs (the load generator prints its own for the redemptions).
+cpu_ticks() {
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '{
+    i = index($0, " ("); j = match($0, /\) [A-Z] /); c = substr($0, i + 2, j - i - 2)
+    split(substr($0, j + 2), f, " ")
+    if (c ~ /^postgres/) pg += f[12] + f[13]; else if (c ~ /^pgbench/) b += f[12] + f[13]
+  } END { print pg + 0, b + 0 }'
+}
+# Runs pgbench with $TABLETS clients for $SECONDS_ s (extra arguments appended);
+# prints its tps and the ms of CPU per transaction of Postgres, pgbench and both,
+# sampled from the 2nd second to the one before last (backends exit at the end).
+timed_pgbench() {
+  local out; out=$(mktemp)
+  pgbench -h $PGHOST -p $PGPORT -c "$TABLETS" -j 2 -T "$SECONDS_" "$@" >"$out" 2>&1 &
+  local pid=$! a b
+  sleep 2; a=$(cpu_ticks); sleep $((SECONDS_ - 3)); b=$(cpu_ticks)
+  wait "$pid" || { cat "$out" >&2; return 1; }
+  awk -v a="$a" -v b="$b" -v s=$((SECONDS_ - 3)) '/^tps/ { t = $3 } END {
+    split(a, x, " "); split(b, y, " "); n = t * s
+    printf "%s %.3f %.3f %.3f\n", t, (y[1]-x[1])*10/n, (y[2]-x[2])*10/n, ((y[1]-x[1])+(y[2]-x[2]))*10/n }' "$out"
+  rm -f "$out"
+}
 stop_service() { kill "$SERVICE" 2>/dev/null || true; wait "$SERVICE" 2>/dev/null || true; }
 trap 'stop_service; rm -rf "$KEYS"' EXIT
 
@@ -48,15 +71,63 @@ run_service
 export BENCH_ADMIN_URL=postgres://postgres@$PGHOST:$PGPORT/towncard_bench
 CARDS=$(( 2500 * SECONDS_ / 20 + 500 ))
 echo "== spread: $TABLETS tablets, one promotion each"
-SPREAD=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')
+SPREAD_OUT=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee /dev/stderr)
+SPREAD=$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$SPREAD_OUT")
+SPREAD_CPU=$(awk '/^CPU/ {print $3, $4, $5, $6, $7}' <<<"$SPREAD_OUT")
 echo "== hot: $TABLETS tablets, one promotion (one budget)"
 HOT=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')
 stop_service
 
+# The same statements with no HTTP and no service: pgbench replays one scan and one
+# redeem (deploy/bench/redemption-replay.sql) as the service's role, for the hot
+# run's town, merchant, promotion and accounts (see the script's header).
+echo "== the service's SQL alone: pgbench replaying scan + redeem, $TABLETS clients"
+REPLAY_VARS=$(psql -d towncard_bench -At -F' ' <<'SQL'
+SELECT '-D town=' || r.town_id, '-D promotion=' || r.promotion_id, '-D code=' || t.code
+FROM redemptions r JOIN towns t ON t.id = r.town_id ORDER BY r.recorded_at DESC LIMIT 1;
+SQL
+)
+REPLAY_TOWN=$(sed 's/.*-D town=\([^ ]*\).*/\1/' <<<"$REPLAY_VARS")
+psql -d towncard_bench <<SQL
+CREATE TABLE bench_replay_cards AS
+    SELECT row_number() OVER (ORDER BY id) AS n, id FROM cards WHERE town_id = '$REPLAY_TOWN';
+ALTER TABLE bench_replay_cards ADD PRIMARY KEY (n);
+-- Per tablet: its merchant, and the accounts of its last redemption's posting as
+-- entries (budget, receivable, own discount, granted) and as net changes in the
+-- ascending account order the ledger locks them in.
+CREATE TABLE bench_replay_clients AS
+    WITH m AS (SELECT DISTINCT ON (merchant_id) merchant_id, staff_user_id, journal_tx
+               FROM redemptions WHERE town_id = '$REPLAY_TOWN' ORDER BY merchant_id, recorded_at DESC),
+    e AS (SELECT m.*, e.idx, e.account_id, a.shards, a.non_negative,
+                 (ARRAY[-1.60, 1.60, 1.59, -1.59])[e.idx + 1] AS delta
+          FROM m JOIN journal_entries e ON e.transaction_id = m.journal_tx
+          JOIN ledger_accounts a ON a.id = e.account_id)
+    SELECT (row_number() OVER (ORDER BY merchant_id) - 1)::int AS client, merchant_id AS merchant,
+           staff_user_id AS staff, array_agg(account_id ORDER BY idx) AS entry_accounts,
+           array_agg(account_id ORDER BY account_id) AS net_accounts,
+           array_agg(delta ORDER BY account_id) AS net_deltas,
+           array_agg(shards ORDER BY account_id) AS net_shards,
+           array_agg(non_negative ORDER BY account_id) AS net_guarded
+    FROM e GROUP BY merchant_id, staff_user_id;
+GRANT SELECT ON bench_replay_cards, bench_replay_clients TO towncard_app;
+ALTER ROLE towncard_app IN DATABASE towncard_bench SET towncard.town_id = '$REPLAY_TOWN';
+-- Enough budget for every replayed redemption (this database is the bench's own).
+UPDATE ledger_balances SET balance = balance + 1000000
+WHERE account_id = (SELECT id FROM ledger_accounts WHERE town_id = '$REPLAY_TOWN' AND kind = 'promotion_budget');
+SQL
+REPLAY_CARDS=$(psql -d towncard_bench -Atc "SELECT count(*) FROM bench_replay_cards")
+REPLAY_CLIENTS=$(psql -d towncard_bench -Atc "SELECT count(*) FROM bench_replay_clients")
+# shellcheck disable=SC2086 # the -D options are meant to split
+REPLAY_OUT=$(timed_pgbench -U towncard_app -n -M prepared -f deploy/bench/redemption-replay.sql \
+  $REPLAY_VARS -D cards="$REPLAY_CARDS" -D clients="$REPLAY_CLIENTS" towncard_bench)
+read -r REPLAY REPLAY_CPU <<<"$REPLAY_OUT"
+psql -d towncard_bench -c "ALTER ROLE towncard_app IN DATABASE towncard_bench RESET towncard.town_id"
+
 echo "== pgbench TPC-B, $TABLETS clients"
 psql -d postgres -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
 pgbench -h $PGHOST -p $PGPORT -U postgres -i -q -s "$TABLETS" pgbench >/dev/null 2>&1
-TPS=$(pgbench -h $PGHOST -p $PGPORT -U postgres -c "$TABLETS" -j 2 -T "$SECONDS_" pgbench 2>/dev/null | awk '/^tps/ {print $3; exit}')
+read -r TPS TPS_CPU <<<"$(timed_pgbench -U postgres pgbench)"
+
 
 read -r SPREAD_RATE SCAN_P99 REDEEM_P99 <<<"$SPREAD"
 read -r HOT_RATE HOT_SCAN_P99 HOT_REDEEM_P99 <<<"$HOT"
@@ -67,3 +138,13 @@ echo "redemptions/s (hot)      $HOT_RATE   scan p99 ${HOT_SCAN_P99} ms   redeem 
 echo "pgbench TPC-B tps        $TPS"
 awk -v r="$SPREAD_RATE" -v t="$TPS" 'BEGIN { printf "ratio redemptions/pgbench  %.2f  (target >= 1.0)\n", r / t }'
 awk -v h="$HOT_RATE" -v s="$SPREAD_RATE" 'BEGIN { printf "ratio hot/spread           %.2f  (target >= 0.8)\n", h / s }'
+echo "replayed SQL alone tps     $REPLAY   (one scan + one redeem per transaction, no HTTP)"
+awk -v r="$REPLAY" -v t="$TPS" 'BEGIN { printf "ratio replayed SQL/pgbench %.2f  (the most the database work allows)\n", r / t }'
+echo
+echo "CPU ms per transaction, all processes on this host (2 cores = 2,000 ms each second):"
+read -r C_PG C_SVC C_GEN C_REDIS C_ALL <<<"$SPREAD_CPU"
+echo "  redemption (spread)   postgres $C_PG   service $C_SVC   load generator $C_GEN   redis $C_REDIS   total $C_ALL"
+read -r R_PG R_CLIENT R_ALL <<<"$REPLAY_CPU"
+echo "  replayed SQL          postgres $R_PG   pgbench $R_CLIENT   total $R_ALL"
+read -r T_PG T_CLIENT T_ALL <<<"$TPS_CPU"
+echo "  pgbench TPC-B         postgres $T_PG   pgbench $T_CLIENT   total $T_ALL"

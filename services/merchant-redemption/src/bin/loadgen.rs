@@ -123,6 +123,11 @@ async fn main() -> anyhow::Result<()> {
             (scans, redeems)
         }));
     }
+    // CPU of each process group over the measured window (see `cpu_ticks`).
+    tokio::time::sleep_until(measured_from.into()).await;
+    let cpu_from = cpu_ticks();
+    tokio::time::sleep_until(deadline.into()).await;
+    let cpu_to = cpu_ticks();
     let (mut scans, mut redeems) = (Vec::new(), Vec::new());
     for h in handles {
         let (s, r) = h.await?;
@@ -150,6 +155,25 @@ async fn main() -> anyhow::Result<()> {
         pct(&mut redeems, 0.50),
         pct(&mut redeems, 0.99)
     );
+    // Ticks are 1/100 s (USER_HZ); ms of CPU per successful redemption.
+    let per = |group: &str| {
+        let d = cpu_to.get(group).copied().unwrap_or(0) - cpu_from.get(group).copied().unwrap_or(0);
+        if n == 0 {
+            0.0
+        } else {
+            d as f64 * 10.0 / n as f64
+        }
+    };
+    let groups = ["postgres", "service", "loadgen", "redis"];
+    let total: f64 = groups.iter().map(|g| per(g)).sum();
+    println!(
+        "CPU {} {:.3} {:.3} {:.3} {:.3} {total:.3}",
+        args.mode,
+        per("postgres"),
+        per("service"),
+        per("loadgen"),
+        per("redis")
+    );
     println!(
         "RESULT {} {:.1} {:.2} {:.2}",
         args.mode,
@@ -158,6 +182,42 @@ async fn main() -> anyhow::Result<()> {
         pct(&mut redeems, 0.99)
     );
     Ok(())
+}
+
+/// User + system CPU ticks so far of every process on this machine, summed by
+/// group: Postgres backends, the service, this load generator, Redis. The bench
+/// runs them all on one host, so this is where a redemption's CPU goes.
+fn cpu_ticks() -> std::collections::HashMap<&'static str, i64> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ... utime stime: fields 14 and 15, counted after the comm.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let comm = head.split_once(" (").map(|(_, c)| c).unwrap_or_default();
+        let group = if comm.starts_with("postgres") {
+            "postgres"
+        } else if comm.starts_with("merchant-redemp") {
+            "service"
+        } else if comm.starts_with("redemption-load") {
+            "loadgen"
+        } else if comm.starts_with("redis-server") {
+            "redis"
+        } else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split(' ').collect();
+        let ticks = f.get(11).and_then(|u| u.parse::<i64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+        *out.entry(group).or_insert(0) += ticks;
+    }
+    out
 }
 
 fn pct(v: &mut [Duration], p: f64) -> f64 {
