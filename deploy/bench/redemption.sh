@@ -2,7 +2,9 @@
 # Redemption load benchmark: N simulated tablets (scan + redeem over HTTP) against
 # the release build of merchant-redemption, then pgbench TPC-B with the same client
 # count against the same Postgres; prints both and the ratio, and the hot-budget
-# (one promotion) vs spread (one promotion per tablet) ratio.
+# (one promotion) vs spread (one promotion per tablet) ratio. For reference it also
+# replays the service's SQL for a scan + redeem with pgbench and no HTTP (the most the
+# database work allows), and prints the CPU per transaction of every process.
 #
 #   deploy/bench/redemption.sh [TABLETS] [SECONDS]
 #
