@@ -164,15 +164,11 @@ async fn main() -> anyhow::Result<()> {
             d as f64 * 10.0 / n as f64
         }
     };
-    let groups = ["postgres", "service", "loadgen", "redis"];
-    let total: f64 = groups.iter().map(|g| per(g)).sum();
+    let [pg, service, loadgen, redis] = ["postgres", "service", "loadgen", "redis"].map(per);
+    let total = pg + service + loadgen + redis;
     println!(
-        "CPU {} {:.3} {:.3} {:.3} {:.3} {total:.3}",
-        args.mode,
-        per("postgres"),
-        per("service"),
-        per("loadgen"),
-        per("redis")
+        "CPU {} {pg:.3} {service:.3} {loadgen:.3} {redis:.3} {total:.3}",
+        args.mode
     );
     println!(
         "RESULT {} {:.1} {:.2} {:.2}",
