@@ -4,12 +4,16 @@
 # count against the same Postgres; prints both and the ratio, and the hot-budget
 # (one promotion) vs spread (one promotion per tablet) ratio. For reference it also
 # replays the service's SQL for a scan + redeem with pgbench and no HTTP (the most the
-# database work allows), and prints the CPU per transaction of every process.
+# database work of one transaction per redemption allows), writes the same rows in
+# batches of B redemptions per transaction (the least database work a redemption
+# needs), measures an HTTP request at its cheapest (wrk on /healthz), and prints the
+# CPU per transaction of every process.
 #
 #   deploy/bench/redemption.sh [TABLETS] [SECONDS]
 #
 # Needs: Postgres on 127.0.0.1:5432 (user postgres, trust), Redis on 6379, pgbench,
-# openssl. Creates/overwrites the databases `towncard_bench` and `pgbench`.
+# openssl, wrk (installed from Debian's packages when missing). Creates/overwrites
+# the databases `towncard_bench` and `pgbench`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,6 +25,7 @@ PORT=${BENCH_PORT:-18080}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/towncard-target}
 BIN=$CARGO_TARGET_DIR/release
 
+command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p merchant-redemption --bins >&2
 
 psql() { command psql -h $PGHOST -p $PGPORT -U postgres -v ON_ERROR_STOP=1 -q "$@"; }
@@ -43,27 +48,44 @@ run_service() {
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return; sleep 0.2; done
   curl -s "http://127.0.0.1:$PORT/" >/dev/null || true
 }
-# CPU ticks (1/100 s) so far of Postgres backends and pgbench, for the per-transaction
-# CPU of the pgbench runs (the load generator prints its own for the redemptions).
+# CPU ticks (1/100 s) so far of Postgres backends, pgbench, the service and wrk, for
+# the per-transaction CPU of the pgbench and wrk runs (the load generator prints its
+# own for the redemptions).
 cpu_ticks() {
   { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '{
     i = index($0, " ("); j = match($0, /\) [A-Z] /); c = substr($0, i + 2, j - i - 2)
-    split(substr($0, j + 2), f, " ")
-    if (c ~ /^postgres/) pg += f[12] + f[13]; else if (c ~ /^pgbench/) b += f[12] + f[13]
-  } END { print pg + 0, b + 0 }'
+    split(substr($0, j + 2), f, " "); t = f[12] + f[13]
+    if (c ~ /^postgres/) pg += t; else if (c ~ /^pgbench/) b += t
+    else if (c ~ /^merchant-redemp/) s += t; else if (c == "wrk") w += t
+  } END { print pg + 0, b + 0, s + 0, w + 0 }'
 }
-# Runs pgbench with $TABLETS clients for $SECONDS_ s (extra arguments appended);
-# prints its tps and the ms of CPU per transaction of Postgres, pgbench and both,
-# sampled from the 2nd second to the one before last (backends exit at the end).
+# Runs pgbench with $CLIENTS (default $TABLETS) clients for $SECONDS_ s (extra
+# arguments appended); prints its tps and the ms of CPU per transaction of Postgres,
+# pgbench and both, sampled from the 2nd second to the one before last (backends
+# exit at the end).
 timed_pgbench() {
-  local out; out=$(mktemp)
-  pgbench -h $PGHOST -p $PGPORT -c "$TABLETS" -j 2 -T "$SECONDS_" "$@" >"$out" 2>&1 &
+  local out clients=${CLIENTS:-$TABLETS}; out=$(mktemp)
+  pgbench -h $PGHOST -p $PGPORT -c "$clients" -j $((clients < 2 ? 1 : 2)) -T "$SECONDS_" "$@" >"$out" 2>&1 &
   local pid=$! a b
   sleep 2; a=$(cpu_ticks); sleep $((SECONDS_ - 3)); b=$(cpu_ticks)
   wait "$pid" || { cat "$out" >&2; return 1; }
   awk -v a="$a" -v b="$b" -v s=$((SECONDS_ - 3)) '/^tps/ { t = $3 } END {
     split(a, x, " "); split(b, y, " "); n = t * s
     printf "%s %.3f %.3f %.3f\n", t, (y[1]-x[1])*10/n, (y[2]-x[2])*10/n, ((y[1]-x[1])+(y[2]-x[2]))*10/n }' "$out"
+  rm -f "$out"
+}
+# wrk on the service's /healthz ($TABLETS connections): the least CPU an HTTP request
+# costs the service's stack and a lean client; prints requests/s and ms of CPU per
+# request of the service and of wrk.
+timed_wrk() {
+  local out; out=$(mktemp)
+  wrk -t 2 -c "$TABLETS" -d "${SECONDS_}s" "http://127.0.0.1:$PORT/healthz" >"$out" 2>&1 &
+  local pid=$! a b
+  sleep 2; a=$(cpu_ticks); sleep $((SECONDS_ - 3)); b=$(cpu_ticks)
+  wait "$pid" || { cat "$out" >&2; return 1; }
+  awk -v a="$a" -v b="$b" -v s=$((SECONDS_ - 3)) '/^Requests\/sec:/ { t = $2 } END {
+    split(a, x, " "); split(b, y, " "); n = t * s
+    printf "%s %.3f %.3f\n", t, (y[3]-x[3])*10/n, (y[4]-x[4])*10/n }' "$out"
   rm -f "$out"
 }
 stop_service() { kill "$SERVICE" 2>/dev/null || true; wait "$SERVICE" 2>/dev/null || true; }
@@ -78,6 +100,8 @@ SPREAD=$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$SPREAD_OUT")
 SPREAD_CPU=$(awk '/^CPU/ {print $3, $4, $5, $6, $7}' <<<"$SPREAD_OUT")
 echo "== hot: $TABLETS tablets, one promotion (one budget)"
 HOT=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')
+echo "== HTTP alone: wrk, $TABLETS connections, GET /healthz"
+read -r HTTP_RPS HTTP_SVC HTTP_WRK <<<"$(timed_wrk)"
 stop_service
 
 # The same statements with no HTTP and no service: pgbench replays one scan and one
@@ -112,6 +136,9 @@ CREATE TABLE bench_replay_clients AS
            array_agg(non_negative ORDER BY account_id) AS net_guarded
     FROM e GROUP BY merchant_id, staff_user_id;
 GRANT SELECT ON bench_replay_cards, bench_replay_clients TO towncard_app;
+-- Fresh statistics (the tables filled up during the runs): without them the planner
+-- takes the counters' and balances' indexes for tables of a few rows.
+ANALYZE;
 ALTER ROLE towncard_app IN DATABASE towncard_bench SET towncard.town_id = '$REPLAY_TOWN';
 -- Enough budget for every replayed redemption (this database is the bench's own).
 UPDATE ledger_balances SET balance = balance + 1000000
@@ -123,6 +150,21 @@ REPLAY_CLIENTS=$(psql -d towncard_bench -Atc "SELECT count(*) FROM bench_replay_
 REPLAY_OUT=$(timed_pgbench -U towncard_app -n -M prepared -f deploy/bench/redemption-replay.sql \
   $REPLAY_VARS -D cards="$REPLAY_CARDS" -D clients="$REPLAY_CLIENTS" towncard_bench)
 read -r REPLAY REPLAY_CPU <<<"$REPLAY_OUT"
+
+# A lower bound for batching: the same rows written B redemptions per transaction,
+# one statement per table (deploy/bench/redemption-floor.sql), with $TABLETS / B
+# clients so that as many redemptions are in flight as there are tablets.
+FLOOR_LINES=""
+for B in ${FLOOR_BATCHES:-4 16}; do
+  echo "== least database work: $B redemptions per transaction, $((TABLETS / B)) clients"
+  # shellcheck disable=SC2086
+  read -r F_TPS F_PG F_CLIENT _ <<<"$(CLIENTS=$((TABLETS / B)) timed_pgbench -U towncard_app -n -M prepared \
+    -f deploy/bench/redemption-floor.sql $REPLAY_VARS -D cards="$REPLAY_CARDS" \
+    -D clients="$REPLAY_CLIENTS" -D b="$B" towncard_bench)"
+  FLOOR_LINES+=$(awk -v b="$B" -v t="$F_TPS" -v pg="$F_PG" -v cl="$F_CLIENT" 'BEGIN {
+    printf "  %2d per transaction   %7.1f redemptions/s   postgres %.3f   pgbench %.3f ms CPU per redemption\n",
+      b, t * b, pg / b, cl / b }')$'\n'
+done
 psql -d towncard_bench -c "ALTER ROLE towncard_app IN DATABASE towncard_bench RESET towncard.town_id"
 
 echo "== pgbench TPC-B, $TABLETS clients"
@@ -150,3 +192,14 @@ read -r R_PG R_CLIENT R_ALL <<<"$REPLAY_CPU"
 echo "  replayed SQL          postgres $R_PG   pgbench $R_CLIENT   total $R_ALL"
 read -r T_PG T_CLIENT T_ALL <<<"$TPS_CPU"
 echo "  pgbench TPC-B         postgres $T_PG   pgbench $T_CLIENT   total $T_ALL"
+echo
+echo "least database work per redemption, batched (deploy/bench/redemption-floor.sql):"
+printf "%s" "$FLOOR_LINES"
+echo "HTTP alone (wrk, GET /healthz)  $HTTP_RPS requests/s   service $HTTP_SVC   wrk $HTTP_WRK ms CPU per request"
+# The best a batched design could do here: the largest batch's database work, two
+# requests at the HTTP floor, and Redis as measured; 2,000 ms of CPU each second.
+F_BEST=$(awk 'END { print $NF }' <<<"$(printf "%s" "$FLOOR_LINES" | awk '{ print $7 }')")
+awk -v f="$F_BEST" -v s="$HTTP_SVC" -v w="$HTTP_WRK" -v r="$C_REDIS" -v t="$TPS" 'BEGIN {
+  c = f + 2 * (s + w) + r
+  printf "best case per redemption: %.3f ms CPU (database %.3f + 2 requests %.3f + redis %.3f) -> at most %.0f/s = %.2f x TPC-B\n",
+    c, f, 2 * (s + w), r, 2000 / c, 2000 / c / t }'
