@@ -1,5 +1,6 @@
 -- pgbench script: the statements merchant-redemption sends for one scan and one
--- redeem, in the same order and transactions, with no HTTP and no service in
+-- redeem done one by one (a redeem outside a batch: docs/redemption.md), in the
+-- same order and transactions, with no HTTP and no service in
 -- between (deploy/bench/redemption.sh runs it as the service's role with
 -- -M prepared, as the service's driver prepares its statements). The variables
 -- come from the load generator's hot run: its town and promotion (-D), and per

@@ -3,8 +3,9 @@
 # the release build of merchant-redemption, then pgbench TPC-B with the same client
 # count against the same Postgres; prints both and the ratio, and the hot-budget
 # (one promotion) vs spread (one promotion per tablet) ratio. For reference it also
-# replays the service's SQL for a scan + redeem with pgbench and no HTTP (the most the
-# database work of one transaction per redemption allows), writes the same rows in
+# replays the SQL of a scan + a redeem done one by one (the service's path without
+# batches) with pgbench and no HTTP (the most one transaction per redemption
+# allows), writes the same rows in
 # batches of B redemptions per transaction (the least database work a redemption
 # needs), measures an HTTP request at its cheapest (wrk on /healthz), and prints the
 # CPU per transaction of every process.
@@ -100,14 +101,17 @@ SPREAD=$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$SPREAD_OUT")
 SPREAD_CPU=$(awk '/^CPU/ {print $3, $4, $5, $6, $7}' <<<"$SPREAD_OUT")
 echo "== hot: $TABLETS tablets, one promotion (one budget)"
 HOT=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')
+# Redeems written in batches (several tablets' in one transaction), over both runs.
+read -r BATCHED BATCHES <<<"$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+  /^redemptions_batched_total/ { r = $2 } /^redemption_batches_total/ { b = $2 } END { print r + 0, b + 0 }')"
 echo "== HTTP alone: wrk, $TABLETS connections, GET /healthz"
 read -r HTTP_RPS HTTP_SVC HTTP_WRK <<<"$(timed_wrk)"
 stop_service
 
-# The same statements with no HTTP and no service: pgbench replays one scan and one
-# redeem (deploy/bench/redemption-replay.sql) as the service's role, for the hot
+# The one-by-one path's statements with no HTTP and no service: pgbench replays one
+# scan and one redeem (deploy/bench/redemption-replay.sql) as the service's role, for the hot
 # run's town, merchant, promotion and accounts (see the script's header).
-echo "== the service's SQL alone: pgbench replaying scan + redeem, $TABLETS clients"
+echo "== one by one, SQL alone: pgbench replaying scan + redeem, $TABLETS clients"
 REPLAY_VARS=$(psql -d towncard_bench -At -F' ' <<'SQL'
 SELECT '-D town=' || r.town_id, '-D promotion=' || r.promotion_id, '-D code=' || t.code
 FROM redemptions r JOIN towns t ON t.id = r.town_id ORDER BY r.recorded_at DESC LIMIT 1;
@@ -182,8 +186,9 @@ echo "redemptions/s (hot)      $HOT_RATE   scan p99 ${HOT_SCAN_P99} ms   redeem 
 echo "pgbench TPC-B tps        $TPS"
 awk -v r="$SPREAD_RATE" -v t="$TPS" 'BEGIN { printf "ratio redemptions/pgbench  %.2f  (target >= 1.0)\n", r / t }'
 awk -v h="$HOT_RATE" -v s="$SPREAD_RATE" 'BEGIN { printf "ratio hot/spread           %.2f  (target >= 0.8)\n", h / s }'
-echo "replayed SQL alone tps     $REPLAY   (one scan + one redeem per transaction, no HTTP)"
-awk -v r="$REPLAY" -v t="$TPS" 'BEGIN { printf "ratio replayed SQL/pgbench %.2f  (the most the database work allows)\n", r / t }'
+awk -v r="$BATCHED" -v b="$BATCHES" 'BEGIN { printf "batched redeems           %d in %d transactions (%.1f each)\n", r, b, b ? r / b : 0 }'
+echo "replayed SQL alone tps     $REPLAY   (a scan + a redeem done one by one, no HTTP)"
+awk -v r="$REPLAY" -v t="$TPS" 'BEGIN { printf "ratio replayed SQL/pgbench %.2f  (the most one transaction per redemption allows)\n", r / t }'
 echo
 echo "CPU ms per transaction, all processes on this host (2 cores = 2,000 ms each second):"
 read -r C_PG C_SVC C_GEN C_REDIS C_ALL <<<"$SPREAD_CPU"

@@ -84,15 +84,26 @@ async fn apply_bulk(
         }
     }
 
-    // One lane for the whole batch, waited for in a fixed order (lane 0 first).
-    crate::init_town(conn, town).await?;
-    let lane_row = sqlx::query(
-        "SELECT lane, seq, head_hash FROM journal_lanes WHERE town_id = $1
-         ORDER BY lane LIMIT 1 FOR UPDATE",
-    )
-    .bind(town.as_uuid())
-    .fetch_one(&mut *conn)
-    .await?;
+    // One lane for the whole batch: a free one, else wait for lane 0 (as `ledger_post`
+    // does, so concurrent batches and postings do not queue behind one lane). A
+    // town's first posting creates its lanes.
+    let mut lane_row = free_lane(conn, town).await?;
+    if lane_row.is_none() {
+        crate::init_town(conn, town).await?;
+        lane_row = free_lane(conn, town).await?;
+    }
+    let lane_row = match lane_row {
+        Some(row) => row,
+        None => {
+            sqlx::query(
+                "SELECT lane, seq, head_hash FROM journal_lanes WHERE town_id = $1
+                 ORDER BY lane LIMIT 1 FOR UPDATE",
+            )
+            .bind(town.as_uuid())
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
     let lane: i16 = lane_row.get("lane");
     let mut seq: i64 = lane_row.get("seq");
     let mut prev: Vec<u8> = lane_row.get("head_hash");
@@ -178,6 +189,19 @@ async fn apply_bulk(
     .execute(&mut *conn)
     .await?;
     Ok(out)
+}
+
+async fn free_lane(
+    conn: &mut PgConnection,
+    town: TownId,
+) -> Result<Option<sqlx::postgres::PgRow>, sqlx::Error> {
+    sqlx::query(
+        "SELECT lane, seq, head_hash FROM journal_lanes WHERE town_id = $1
+         ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(town.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await
 }
 
 /// Digest of a town's lane heads (lane, seq, hash), e.g. to print on a report.

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::cache::Cache;
 use crate::ratelimit::Rate;
+use crate::service::batch::Batcher;
 
 /// Service settings, from `TOWNCARD_REDEMPTION_*` environment variables.
 #[derive(Clone, Debug)]
@@ -26,6 +27,9 @@ pub struct Config {
     /// much of the municipality's money (what it can lose to one lost tablet).
     pub offline_max_count: u32,
     pub offline_max_amount: Money,
+    /// Tasks per town that write batches of concurrent redeems (0: each redeem in
+    /// its own transaction).
+    pub batch_workers: usize,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             },
             offline_max_count: 20,
             offline_max_amount: Money::from_cents(10_000),
+            batch_workers: 2,
         }
     }
 }
@@ -72,6 +77,9 @@ impl Config {
         if let Some(v) = num("TOWNCARD_REDEMPTION_OFFLINE_MAX_COUNT") {
             c.offline_max_count = v;
         }
+        if let Some(v) = num("TOWNCARD_REDEMPTION_BATCH_WORKERS") {
+            c.batch_workers = v.min(16) as usize;
+        }
         if let Some(v) = std::env::var("TOWNCARD_REDEMPTION_OFFLINE_MAX_AMOUNT")
             .ok()
             .and_then(|v| Money::parse(&v).ok())
@@ -89,6 +97,7 @@ type AccountKey = (TownId, &'static str, Option<Uuid>);
 pub struct Shared {
     pub config: Config,
     pub cache: Cache,
+    pub batcher: Batcher,
     events: OnceLock<()>,
     budget_gates: Mutex<HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
     accounts: Mutex<HashMap<AccountKey, AccountId>>,
@@ -102,6 +111,7 @@ pub const BUDGET_GATE: usize = 10;
 impl Shared {
     pub fn new(config: Config) -> App {
         Arc::new(Shared {
+            batcher: Batcher::new(config.batch_workers),
             config,
             cache: Cache::default(),
             events: OnceLock::new(),

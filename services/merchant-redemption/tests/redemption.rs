@@ -127,6 +127,220 @@ async fn budget_for_100_gives_exactly_100_of_1000_concurrent(admin: PgPool) {
     audit_clean(&admin).await;
 }
 
+/// Transactions that wrote the redemptions: fewer than redemptions when batched.
+async fn writing_transactions(admin: &PgPool) -> i64 {
+    count(admin, "SELECT count(DISTINCT xmin::text) FROM redemptions").await
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn concurrent_redeems_are_batched_and_each_gets_its_own_exact_receipt(admin: PgPool) {
+    let t = town(&admin, "koper", 101).await;
+    let ctx = context(&admin).await;
+    let api = serve(&ctx, unthrottled()).await;
+    let (m, bearer) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantStaff).await;
+    // 10 % of 33.35 is 3.335: the discount rounds to 3.34, the municipality's 30 %
+    // of it to 1.00 and the merchant keeps the rest, as without batches.
+    let rules = json!({"benefit": {"kind": "percent", "value": "10"}, "per_card_per_day": 2});
+    let promo = promotion(&admin, &t, rules, "30", "1000.00", &[m]).await;
+    let cards = cards(&admin, &t, 1, 120).await;
+    let calls = cards.iter().enumerate().map(|(i, card)| {
+        let (api, bearer) = (&api, &bearer);
+        async move {
+            json_of(
+                api.redeem(bearer, &format!("c{i}"), card, promo, "33.35")
+                    .await,
+            )
+            .await
+        }
+    });
+    let results = join_all(calls).await;
+    let mut receipts = std::collections::HashSet::new();
+    for (s, body) in &results {
+        assert_eq!(*s, 201, "{body}");
+        assert_eq!(
+            (
+                body["discount"].as_str(),
+                body["municipality_share"].as_str(),
+                body["merchant_share"].as_str(),
+                body["to_pay"].as_str()
+            ),
+            (Some("3.34"), Some("1.00"), Some("2.34"), Some("30.01")),
+            "{body}"
+        );
+        assert_eq!(body["limits_left"]["per_day"], "1", "{body}");
+        assert_eq!(body["replayed"], false);
+        receipts.insert(body["receipt_number"].to_string());
+    }
+    assert_eq!(receipts.len(), 120);
+    assert_eq!(count(&admin, "SELECT count(*) FROM redemptions").await, 120);
+    let transactions = writing_transactions(&admin).await;
+    assert!(
+        transactions < 120,
+        "{transactions} transactions for 120 redemptions"
+    );
+    assert_eq!(
+        balance(&admin, t.id, AccountKind::PromotionBudget, Some(promo)).await,
+        dec!(880.00)
+    );
+    assert_eq!(
+        balance(
+            &admin,
+            t.id,
+            AccountKind::MerchantReceivable,
+            Some(m.as_uuid())
+        )
+        .await,
+        dec!(120.00)
+    );
+    // Each redemption still has its own journal transaction, chained and balanced.
+    assert_eq!(
+        count(
+            &admin,
+            "SELECT count(DISTINCT journal_tx) FROM redemptions r
+             JOIN journal_transactions j ON j.id = r.journal_tx
+             WHERE j.idempotency_key = 'redemption:' || r.idempotency_key"
+        )
+        .await,
+        120
+    );
+    // A second round for the same cards: each gets the last of its two a day.
+    let again = join_all(cards.iter().enumerate().map(|(i, card)| {
+        let (api, bearer) = (&api, &bearer);
+        async move {
+            json_of(
+                api.redeem(bearer, &format!("d{i}"), card, promo, "10.00")
+                    .await,
+            )
+            .await
+        }
+    }))
+    .await;
+    for (s, body) in &again {
+        assert_eq!(*s, 201, "{body}");
+        assert_eq!(body["limits_left"]["per_day"], "0", "{body}");
+    }
+    // A batched redemption is voided like any other: the first round, all at once,
+    // gives its 120.00 back to the budget and a place back to each card's limit.
+    let voids = join_all(results.iter().enumerate().map(|(i, (_, r))| {
+        let path = format!(
+            "/redemption/v1/redemptions/{}/void",
+            r["id"].as_str().unwrap_or_default()
+        );
+        let (api, bearer) = (&api, &bearer);
+        async move {
+            json_of(
+                api.post(
+                    &path,
+                    bearer,
+                    Some(&format!("v{i}")),
+                    json!({"reason": "test"}),
+                )
+                .await,
+            )
+            .await
+        }
+    }))
+    .await;
+    for (s, body) in &voids {
+        assert_eq!(
+            (*s, body["status"].as_str()),
+            (200, Some("voided")),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        balance(&admin, t.id, AccountKind::PromotionBudget, Some(promo)).await,
+        dec!(964.00)
+    );
+    let (s, body) = json_of(api.redeem(&bearer, "e0", &cards[0], promo, "10.00").await).await;
+    assert_eq!(
+        (s, &body["limits_left"]["per_day"]),
+        (201, &json!("0")),
+        "{body}"
+    );
+    audit_clean(&admin).await;
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_batch_leaves_refusals_replays_and_conflicts_to_be_decided_one_by_one(admin: PgPool) {
+    let t = town(&admin, "koper", 101).await;
+    let ctx = context(&admin).await;
+    let api = serve(&ctx, unthrottled()).await;
+    let (m, bearer) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantStaff).await;
+    let rules = json!({"benefit": {"kind": "fixed", "value": "2.00"}, "per_card_per_day": 1});
+    let promo = promotion(&admin, &t, rules, "50", "1000.00", &[m]).await;
+    let cards = cards(&admin, &t, 1, 60).await;
+    // Cards 0-9 suspended, 10-19 already redeemed today.
+    for c in &cards[..10] {
+        sqlx::query("UPDATE cards SET status = 'suspended' WHERE id = $1")
+            .bind(c.id)
+            .execute(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    for (i, c) in cards[10..20].iter().enumerate() {
+        let (s, body) = json_of(
+            api.redeem(&bearer, &format!("early{i}"), c, promo, "10.00")
+                .await,
+        )
+        .await;
+        assert_eq!(s, 201, "{body}");
+    }
+    // All at once: the suspended cards, the used ones, 40 good ones, and each good
+    // one's key sent a second time with another body (10 of them) or the same one.
+    let mut calls = Vec::new();
+    for (i, c) in cards.iter().enumerate() {
+        calls.push((format!("x{i}"), c, "10.00"));
+    }
+    for (i, c) in cards[20..30].iter().enumerate() {
+        calls.push((format!("x{}", i + 20), c, "99.00"));
+    }
+    for (i, c) in cards[30..40].iter().enumerate() {
+        calls.push((format!("x{}", i + 30), c, "10.00"));
+    }
+    let results = join_all(calls.iter().map(|(key, card, basket)| {
+        let (api, bearer) = (&api, &bearer);
+        async move {
+            (
+                key.clone(),
+                json_of(api.redeem(bearer, key, card, promo, basket).await).await,
+            )
+        }
+    }))
+    .await;
+    // (key number, status, code) of each answer; `n` counts those of a key range.
+    let outcomes: Vec<(usize, u16, String)> = results
+        .iter()
+        .map(|(k, (s, b))| {
+            let code = b["code"].as_str().unwrap_or("").to_owned();
+            (k[1..].parse().unwrap_or(usize::MAX), *s, code)
+        })
+        .collect();
+    let n = |keys: std::ops::Range<usize>, status: u16, code: &str| {
+        outcomes
+            .iter()
+            .filter(|(i, s, c)| keys.contains(i) && *s == status && (code.is_empty() || c == code))
+            .count()
+    };
+    assert_eq!(n(0..10, 422, "card_suspended"), 10);
+    assert_eq!(n(10..20, 409, "card_daily_limit_reached"), 10);
+    // Keys 20-29 sent with two bodies: one wins, the other (whichever came second)
+    // is a conflict.
+    assert_eq!(n(20..30, 201, ""), 10);
+    assert_eq!(n(20..30, 409, "idempotency_conflict"), 10);
+    // Keys 30-39 sent twice with the same body: one redemption, the other a replay.
+    assert_eq!(n(30..40, 201, ""), 10);
+    assert_eq!(n(30..40, 200, ""), 10);
+    assert_eq!(n(40..60, 201, ""), 20);
+    // 10 early + 40 now (keys 20-59), each 1.00 of the budget.
+    assert_eq!(count(&admin, "SELECT count(*) FROM redemptions").await, 50);
+    assert_eq!(
+        balance(&admin, t.id, AccountKind::PromotionBudget, Some(promo)).await,
+        dec!(950.00)
+    );
+    audit_clean(&admin).await;
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn replay_returns_the_first_receipt_and_key_reuse_is_409(admin: PgPool) {
     let t = town(&admin, "koper", 101).await;

@@ -27,6 +27,16 @@ pub async fn by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<CardRow>,
         .await
 }
 
+/// The cards among `ids` (of the transaction's town), in no particular order.
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<CardRow>, sqlx::Error> {
+    sqlx::query_as::<_, CardRow>(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE c.id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn by_number(
     conn: &mut PgConnection,
     number: &str,

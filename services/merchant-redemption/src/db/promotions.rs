@@ -95,6 +95,31 @@ pub async fn offer(
     .await
 }
 
+/// `offer` for several (merchant, promotion) pairs at once: the pairs that are
+/// offers, each with its promotion.
+pub async fn offers_for(
+    conn: &mut PgConnection,
+    merchants: &[Uuid],
+    promotions: &[Uuid],
+) -> Result<Vec<(Uuid, PromotionRow)>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT DISTINCT ON (u.merchant, p.id) u.merchant AS pair_merchant, {COLUMNS}
+         FROM unnest($1::uuid[], $2::uuid[]) AS u(merchant, promotion)
+         JOIN promotions p ON p.id = u.promotion
+         WHERE p.owner_merchant_id = u.merchant OR EXISTS (
+             SELECT 1 FROM promotion_merchants pm
+             WHERE pm.promotion_id = p.id AND pm.merchant_id = u.merchant AND pm.status = 'approved')"
+    )))
+    .bind(merchants)
+    .bind(promotions)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("pair_merchant")?, sqlx::FromRow::from_row(r)?)))
+        .collect()
+}
+
 pub struct NewPromotion<'a> {
     pub id: Uuid,
     pub town: Uuid,

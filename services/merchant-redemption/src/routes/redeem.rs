@@ -2,7 +2,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use platform::error::{ApiJson, ErrorBody};
-use platform::{ApiResult, AuthUser, Context, db};
+use platform::{ApiResult, AuthUser, Context};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,9 +10,10 @@ use utoipa_axum::routes;
 
 use super::AmountText;
 use crate::actor::Actor;
+use crate::service::batch;
 use crate::service::card::CardRef;
-use crate::service::receipt::{self, Receipt};
-use crate::service::redeem::{self, Claimed, Request};
+use crate::service::receipt::Receipt;
+use crate::service::redeem::{self, Request};
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Context> {
@@ -58,26 +59,14 @@ async fn redeem_offer(
         promotion: req.promotion_id,
         basket,
     };
-    let _gate = app.budget_gate(req.promotion_id).await;
-    let mut tx = db::begin_town(&ctx.db, actor.town).await?;
-    // A replay must not count against the card's velocity, so look first.
-    let claimed = redeem::claim(&mut tx, &actor, &key, request.hash(&actor)).await?;
-    let (status, receipt) = match claimed {
-        Claimed::Replay(id) => (StatusCode::OK, receipt::load(&mut tx, id, true).await?),
-        Claimed::Fresh(fresh) => {
-            crate::ratelimit::throttle(
-                &ctx,
-                &format!("rl:card:{}:{card_key}", actor.town),
-                app.config.card_rate,
-            )
-            .await?;
-            let now = chrono::Utc::now();
-            let (row, limits) =
-                redeem::apply(&app, &ctx, &mut tx, &actor, &request, fresh, now).await?;
-            // Built from what the redeem wrote: nothing to read back.
-            (StatusCode::CREATED, receipt::from_row(row, limits, false)?)
+    // A scanned card goes through this process's batches (several tablets'
+    // redemptions in one transaction); a typed number, or batching off, alone.
+    let (status, receipt) = match request.card {
+        CardRef::Token(token) if app.batcher.enabled() => {
+            let job = batch::Job::new(actor, &key, token, req.promotion_id, basket, card_key);
+            app.batcher.submit(&app, &ctx, job).await?
         }
+        _ => redeem::online(&app, &ctx, &actor, &request, &card_key, false).await?,
     };
-    tx.commit().await?;
     Ok((status, ApiJson(receipt)))
 }

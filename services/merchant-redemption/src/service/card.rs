@@ -122,9 +122,19 @@ pub async fn resolve(
     Ok(row)
 }
 
+/// Whether `resolve` would return this card as it is (no refusal and no
+/// activation to write), for a token of `serial`; a batch takes only such cards
+/// and leaves the others to `resolve`.
+pub fn usable_as_is(row: &CardRow, serial: u32, now: DateTime<Utc>) -> bool {
+    i64::from(serial) >= i64::from(row.token_serial)
+        && !matches!(row.status.as_str(), "suspended" | "replaced" | "expired")
+        && !(row.status == "issued" && row.product_kind == "tourist_hours")
+        && row.expires_at.is_none_or(|e| e > now)
+}
+
 /// Verifies a QR token. One verified before (a scan, then its redeem) is taken from
 /// memory while the key that signed it is still one of the town's keys.
-async fn verify_token(
+pub async fn verify_token(
     app: &App,
     conn: &mut PgConnection,
     town: TownId,

@@ -2,16 +2,18 @@
 //! the ledger transaction(s) and record the redemption. Any refusal rolls it all
 //! back, so a refused redemption leaves nothing behind.
 
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use kernel::{Money, TownId, TransactionId};
 use ledger::{AccountKind, Entry, LedgerError, Posting, PostingKind};
-use platform::{ApiError, ApiResult, Context};
+use platform::{ApiError, ApiResult, Context, db};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::card::{self, CardRef};
+use super::receipt::{self, Receipt};
 use crate::actor::Actor;
 use crate::db::redemptions::RedemptionRow;
 use crate::db::{counters, promotions, redemptions};
@@ -99,6 +101,53 @@ pub async fn claim(
             "this Idempotency-Key was already used for a different redemption",
         )),
     }
+}
+
+/// One redemption in its own transaction, as the tablet asked for it: the key
+/// claimed (a replay answers with the first receipt), the card's velocity checked
+/// unless the caller already did (`throttled`), then `apply`.
+pub async fn online(
+    app: &App,
+    ctx: &Context,
+    actor: &Actor,
+    request: &Request<'_>,
+    card_key: &str,
+    throttled: bool,
+) -> ApiResult<(StatusCode, Receipt)> {
+    let _gate = app.budget_gate(request.promotion).await;
+    let mut tx = db::begin_town(&ctx.db, actor.town).await?;
+    // A replay must not count against the card's velocity, so look first.
+    let claimed = claim(&mut tx, actor, request.key, request.hash(actor)).await?;
+    let (status, receipt) = match claimed {
+        Claimed::Replay(id) => (StatusCode::OK, receipt::load(&mut tx, id, true).await?),
+        Claimed::Fresh(fresh) => {
+            if !throttled {
+                throttle_card(app, ctx, actor, card_key).await?;
+            }
+            let now = chrono::Utc::now();
+            let (row, limits) = apply(app, ctx, &mut tx, actor, request, fresh, now).await?;
+            // Built from what the redeem wrote: nothing to read back.
+            (StatusCode::CREATED, receipt::from_row(row, limits, false)?)
+        }
+    };
+    tx.commit().await?;
+    Ok((status, receipt))
+}
+
+/// The card's velocity limit: the same card at many shops within minutes is a
+/// cloned card.
+pub async fn throttle_card(
+    app: &App,
+    ctx: &Context,
+    actor: &Actor,
+    card_key: &str,
+) -> ApiResult<()> {
+    crate::ratelimit::throttle(
+        ctx,
+        &format!("rl:card:{}:{card_key}", actor.town),
+        app.config.card_rate,
+    )
+    .await
 }
 
 pub async fn redeem(

@@ -1,0 +1,685 @@
+//! Batched redeems: the redeems of scanned cards that reach this process at about
+//! the same time are decided and written together, in one transaction with one
+//! statement per table (a redemption's database work is mostly per statement, not
+//! per row: docs/performance.md).
+//!
+//! Only the plain case is batched: a fresh key, a card usable as it is, a discount
+//! without points, every limit fitting. Anything else — a replay, a refusal, a
+//! tourist card to activate, a limit or budget that the whole batch does not fit —
+//! goes through `redeem::online` alone, which decides it exactly as if there were
+//! no batches. So a batch never refuses anyone: it writes all of its redemptions or
+//! none, and those it could not write are then done one by one.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use kernel::{AccountId, Money, TownId};
+use ledger::{AccountKind, Entry, Posting, PostingKind};
+use platform::{ApiError, ApiResult, Context, db};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::card::{self, CardRef};
+use super::receipt::{self, Receipt};
+use super::redeem::{self, Request};
+use crate::actor::Actor;
+use crate::db::cards::CardRow;
+use crate::db::redemptions::RedemptionRow;
+use crate::db::{cards, promotions};
+use crate::domain::limits::{self, Bump, Counters};
+use crate::domain::rules::{self, Promotion, Quote};
+use crate::state::App;
+
+/// The most redemptions one transaction takes.
+pub const MAX_BATCH: usize = 32;
+
+type Answer = ApiResult<(StatusCode, Receipt)>;
+
+/// One tablet's redeem, waiting for a batch.
+pub struct Job {
+    actor: Actor,
+    key: String,
+    token: String,
+    promotion: Uuid,
+    basket: Money,
+    card_key: String,
+    reply: Option<oneshot::Sender<Answer>>,
+}
+
+impl Job {
+    pub fn new(
+        actor: Actor,
+        key: &str,
+        token: &str,
+        promotion: Uuid,
+        basket: Money,
+        card_key: String,
+    ) -> Job {
+        Job {
+            actor,
+            key: key.to_owned(),
+            token: token.to_owned(),
+            promotion,
+            basket,
+            card_key,
+            reply: None,
+        }
+    }
+
+    fn request(&self) -> Request<'_> {
+        Request {
+            key: &self.key,
+            card: CardRef::Token(&self.token),
+            promotion: self.promotion,
+            basket: self.basket,
+        }
+    }
+
+    /// Through `redeem::online`, in its own transaction.
+    async fn alone(&self, app: &App, ctx: &Context, throttled: bool) -> Answer {
+        redeem::online(
+            app,
+            ctx,
+            &self.actor,
+            &self.request(),
+            &self.card_key,
+            throttled,
+        )
+        .await
+    }
+}
+
+type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>;
+
+/// A queue per town (a transaction serves one town), drained by `workers` tasks:
+/// while one commits, the next batch gathers.
+pub struct Batcher {
+    workers: usize,
+    queues: Mutex<HashMap<TownId, mpsc::UnboundedSender<Job>>>,
+}
+
+impl Batcher {
+    pub fn new(workers: usize) -> Batcher {
+        Batcher {
+            workers,
+            queues: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.workers > 0
+    }
+
+    pub async fn submit(&self, app: &App, ctx: &Context, mut job: Job) -> Answer {
+        let (tx, rx) = oneshot::channel();
+        job.reply = Some(tx);
+        let sent = match self.queue(app, ctx, job.actor.town) {
+            Some(q) => q.send(job).map_err(|e| e.0),
+            None => Err(job),
+        };
+        if let Err(job) = sent {
+            return job.alone(app, ctx, false).await;
+        }
+        rx.await
+            .map_err(|_| ApiError::internal("the redemption's batch ended without an answer"))?
+    }
+
+    fn queue(&self, app: &App, ctx: &Context, town: TownId) -> Option<mpsc::UnboundedSender<Job>> {
+        let mut queues = self.queues.lock().ok()?;
+        let q = queues.entry(town).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let rx: Queue = Arc::new(tokio::sync::Mutex::new(rx));
+            for _ in 0..self.workers {
+                tokio::spawn(work(app.clone(), ctx.clone(), rx.clone()));
+            }
+            tx
+        });
+        Some(q.clone())
+    }
+}
+
+async fn work(app: App, ctx: Context, rx: Queue) {
+    loop {
+        let jobs = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else {
+                return;
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        run(&app, &ctx, jobs).await;
+    }
+}
+
+/// What becomes of each job of a batch.
+enum Fate {
+    /// Still in the batch.
+    Batched,
+    /// Still in the batch, its card's velocity counted.
+    Throttled,
+    /// To `redeem::online`; `throttled`: its card's velocity was already counted.
+    Alone {
+        throttled: bool,
+    },
+    Answered(Box<Answer>),
+}
+
+async fn run(app: &App, ctx: &Context, mut jobs: Vec<Job>) {
+    let mut fates: Vec<Fate> = jobs.iter().map(|_| Fate::Batched).collect();
+    if jobs.len() > 1 {
+        let now = Utc::now();
+        match write(app, ctx, &jobs, &mut fates, now).await {
+            Ok(done) => {
+                metrics::counter!("redemption_batches_total").increment(1);
+                metrics::counter!("redemptions_batched_total").increment(done.len() as u64);
+                for (i, row, limits) in done {
+                    fates[i] = Fate::Answered(Box::new(
+                        receipt::from_row(row, limits, false).map(|r| (StatusCode::CREATED, r)),
+                    ));
+                }
+            }
+            Err(e) => {
+                metrics::counter!("redemption_batches_abandoned_total").increment(1);
+                tracing::debug!(error = %e.code, "redemption batch abandoned; its redeems go one by one");
+                for f in &mut fates {
+                    match f {
+                        Fate::Batched => *f = Fate::Alone { throttled: false },
+                        Fate::Throttled => *f = Fate::Alone { throttled: true },
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let mut alone = Vec::new();
+    for (job, fate) in jobs.iter_mut().zip(fates) {
+        match fate {
+            Fate::Answered(a) => {
+                if let Some(tx) = job.reply.take() {
+                    let _ = tx.send(*a);
+                }
+            }
+            Fate::Alone { throttled } => alone.push((job, throttled)),
+            Fate::Batched => alone.push((job, false)),
+            Fate::Throttled => alone.push((job, true)),
+        }
+    }
+    futures::future::join_all(alone.into_iter().map(|(job, throttled)| async move {
+        let answer = job.alone(app, ctx, throttled).await;
+        if let Some(tx) = job.reply.take() {
+            let _ = tx.send(answer);
+        }
+    }))
+    .await;
+}
+
+/// One job's redemption as decided in the batch.
+struct Decided {
+    i: usize,
+    card: CardRow,
+    promo: Promotion,
+    quote: Quote,
+    bumps: Vec<Bump>,
+    hash: Vec<u8>,
+}
+
+/// Decides and writes the batch; returns, per written job, its redemption and
+/// what is left of its limits. Jobs it does not take are marked in `fates`; an
+/// error means nothing was written and the jobs still in the batch go alone.
+async fn write(
+    app: &App,
+    ctx: &Context,
+    jobs: &[Job],
+    fates: &mut [Fate],
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<(usize, RedemptionRow, serde_json::Value)>> {
+    let town = jobs[0].actor.town;
+    let mut tx = db::begin_town(&ctx.db, town).await?;
+    let conn: &mut PgConnection = &mut tx;
+
+    // Keys: one job per key (a second one waits for the first, alone), locked in
+    // one order, then looked up: a replay or a reused key goes alone.
+    let mut seen = HashSet::new();
+    for (i, j) in jobs.iter().enumerate() {
+        if !seen.insert(j.key.as_str()) {
+            fates[i] = Fate::Alone { throttled: false };
+        }
+    }
+    let lock_keys: Vec<String> = batched(fates)
+        .map(|i| format!("{}:{}", town, jobs[i].key))
+        .collect();
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(h) FROM (
+             SELECT hashtextextended(k, 42) AS h FROM unnest($1::text[]) AS k ORDER BY 1) s",
+    )
+    .bind(&lock_keys)
+    .execute(&mut *conn)
+    .await?;
+    let keys: Vec<&str> = batched(fates).map(|i| jobs[i].key.as_str()).collect();
+    let devices: Vec<Uuid> = jobs.iter().filter_map(|j| j.actor.device).collect();
+    let found: Vec<(String, String)> = sqlx::query_as(
+        "SELECT 'key', idempotency_key FROM redemptions
+         WHERE town_id = $1 AND idempotency_key = ANY($2)
+         UNION ALL
+         SELECT 'device', id::text FROM devices WHERE id = ANY($3) AND revoked_at IS NULL",
+    )
+    .bind(town.as_uuid())
+    .bind(&keys)
+    .bind(&devices)
+    .fetch_all(&mut *conn)
+    .await?;
+    let used: HashSet<&str> = found
+        .iter()
+        .filter(|(w, _)| w == "key")
+        .map(|(_, k)| k.as_str())
+        .collect();
+    let active: HashSet<&str> = found
+        .iter()
+        .filter(|(w, _)| w == "device")
+        .map(|(_, d)| d.as_str())
+        .collect();
+    for i in batched(fates).collect::<Vec<_>>() {
+        let j = &jobs[i];
+        let revoked = j
+            .actor
+            .device
+            .is_some_and(|d| !active.contains(d.to_string().as_str()));
+        if used.contains(j.key.as_str()) || revoked {
+            fates[i] = Fate::Alone { throttled: false };
+        }
+    }
+
+    // Cards: tokens verified (remembered from the scan), rows read together; a card
+    // that `resolve` would refuse or activate goes alone.
+    let info = card::town_info(app, conn, town, false).await?;
+    let mut claims: HashMap<usize, cardtoken::Claim> = HashMap::new();
+    for i in batched(fates).collect::<Vec<_>>() {
+        match card::verify_token(app, conn, town, &info, &jobs[i].token).await {
+            Ok(c) => {
+                claims.insert(i, c);
+            }
+            Err(_) => fates[i] = Fate::Alone { throttled: false },
+        }
+    }
+    let ids: Vec<Uuid> = claims.values().map(|c| c.card_id.as_uuid()).collect();
+    let rows: HashMap<Uuid, CardRow> = cards::by_ids(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+
+    // Offers and quotes: the promotion must be this merchant's offer, give a
+    // discount without points, and pass its rules; each bump must fit on its own.
+    let pending: Vec<usize> = batched(fates).collect();
+    let merchants: Vec<Uuid> = pending
+        .iter()
+        .map(|&i| jobs[i].actor.merchant.as_uuid())
+        .collect();
+    let promos: Vec<Uuid> = pending.iter().map(|&i| jobs[i].promotion).collect();
+    let offers: HashMap<(Uuid, Uuid), Promotion> =
+        promotions::offers_for(conn, &merchants, &promos)
+            .await?
+            .into_iter()
+            .filter_map(|(m, p)| p.to_domain().map(|d| ((m, d.id), d)))
+            .collect();
+    let day = now.with_timezone(&info.tz).date_naive();
+    let mut decided = Vec::new();
+    for i in pending {
+        let j = &jobs[i];
+        let merchant = j.actor.merchant.as_uuid();
+        let card = claims
+            .get(&i)
+            .and_then(|c| rows.get(&c.card_id.as_uuid()).map(|r| (c, r)))
+            .filter(|(c, r)| card::usable_as_is(r, c.token_serial, now))
+            .map(|(_, r)| r);
+        let promo = offers.get(&(merchant, j.promotion));
+        let (Some(card), Some(promo)) = (card, promo) else {
+            fates[i] = Fate::Alone { throttled: false };
+            continue;
+        };
+        let quote = (promo.rules.points_cost.is_none())
+            .then(|| {
+                let c = rules::Card {
+                    id: card.id,
+                    product_code: card.product_code.clone(),
+                    points: 0,
+                };
+                rules::evaluate(promo, &c, j.basket, &Counters::default(), info.tz, now).ok()
+            })
+            .flatten()
+            .filter(|q| q.points_earned == 0 && q.points_spent == 0 && !q.discount.is_zero());
+        let Some(quote) = quote else {
+            fates[i] = Fate::Alone { throttled: false };
+            continue;
+        };
+        let bumps = limits::bumps(&promo.rules, &quote, &limits::keys(card.id, merchant, day));
+        if bumps.iter().any(|b| b.by > b.limit) {
+            fates[i] = Fate::Alone { throttled: false };
+            continue;
+        }
+        decided.push(Decided {
+            i,
+            card: card.clone(),
+            promo: promo.clone(),
+            quote,
+            bumps,
+            hash: j.request().hash(&j.actor),
+        });
+    }
+
+    // The cards' velocity, counted once: from here a job that goes alone says so.
+    let limited = futures::future::join_all(
+        decided
+            .iter()
+            .map(|d| redeem::throttle_card(app, ctx, &jobs[d.i].actor, &jobs[d.i].card_key)),
+    )
+    .await;
+    let mut kept = Vec::with_capacity(decided.len());
+    for (d, verdict) in decided.into_iter().zip(limited) {
+        match verdict {
+            Ok(()) => {
+                fates[d.i] = Fate::Throttled;
+                kept.push(d);
+            }
+            Err(e) => fates[d.i] = Fate::Answered(Box::new(Err(e))),
+        }
+    }
+    if kept.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let after = raise_counters(conn, town, &kept).await?;
+    let journal = post(app, conn, town, jobs, &kept).await?;
+    let written = insert(conn, town, info.code, jobs, &kept, &journal, now).await?;
+    tx.commit().await?;
+
+    let mut out = Vec::with_capacity(kept.len());
+    for ((d, w), used) in kept.into_iter().zip(written).zip(after) {
+        let j = &jobs[d.i];
+        let limits = redeem::limits_left(&d.bumps, &used);
+        let row = RedemptionRow {
+            id: w.id,
+            merchant_id: j.actor.merchant.as_uuid(),
+            merchant_name: w.merchant_name,
+            promotion_id: d.promo.id,
+            promotion_name: d.promo.name.clone(),
+            card_id: d.card.id,
+            card_number: d.card.number.clone(),
+            device_id: j.actor.device,
+            receipt_number: w.receipt_number,
+            request_hash: Some(d.hash),
+            basket: j.basket.amount(),
+            discount: d.quote.discount.amount(),
+            municipality_share: d.quote.municipality.amount(),
+            merchant_share: d.quote.merchant.amount(),
+            points_earned: 0,
+            points_spent: 0,
+            status: w.status,
+            occurred_at: now,
+            recorded_at: w.recorded_at,
+            journal_tx: w.journal_tx,
+            points_tx: None,
+            counters: w.counters,
+        };
+        out.push((d.i, row, limits));
+    }
+    Ok(out)
+}
+
+fn batched(fates: &[Fate]) -> impl Iterator<Item = usize> + '_ {
+    fates
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f, Fate::Batched))
+        .map(|(i, _)| i)
+}
+
+/// Raises every counter of the batch by the batch's total, in the single path's
+/// lock order (scope, then promotion and key); fails unless every one fits.
+/// Returns, per job, its counters as they stood right after its own redemption.
+async fn raise_counters(
+    conn: &mut PgConnection,
+    town: TownId,
+    kept: &[Decided],
+) -> ApiResult<Vec<Counters>> {
+    const ORDER: [&str; 5] = [
+        "card_day",
+        "card_merchant",
+        "card_promotion",
+        "merchant_budget",
+        "day_budget",
+    ];
+    let rank = |s: &str| ORDER.iter().position(|o| *o == s).unwrap_or(ORDER.len());
+    let mut total: BTreeMap<(usize, Uuid, &str), (Decimal, Decimal)> = BTreeMap::new();
+    for d in kept {
+        for b in &d.bumps {
+            let t = total
+                .entry((rank(&b.scope), d.promo.id, b.key.as_str()))
+                .or_insert((Decimal::ZERO, b.limit));
+            t.0 += b.by;
+        }
+    }
+    if total.is_empty() {
+        return Ok(kept.iter().map(|_| Counters::default()).collect());
+    }
+    let (mut p, mut s, mut k, mut by, mut lim) = (vec![], vec![], vec![], vec![], vec![]);
+    for ((r, promo, key), (sum, limit)) in &total {
+        p.push(*promo);
+        s.push(ORDER.get(*r).copied().unwrap_or("day_budget"));
+        k.push(*key);
+        by.push(*sum);
+        lim.push(*limit);
+    }
+    let rows: Vec<(Uuid, String, String, Decimal)> = sqlx::query_as(
+        "INSERT INTO redemption_counters AS rc (town_id, promotion_id, scope, key, used)
+         SELECT $1, u.p, u.s, u.k, u.b
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::numeric[], $6::numeric[])
+             AS u(p, s, k, b, l)
+         WHERE u.b <= u.l
+         ON CONFLICT (promotion_id, scope, key) DO UPDATE
+             SET used = rc.used + EXCLUDED.used
+             WHERE rc.used + EXCLUDED.used <= (
+                 SELECT v.l FROM unnest($2::uuid[], $3::text[], $4::text[], $6::numeric[])
+                     AS v(p, s, k, l)
+                 WHERE v.p = EXCLUDED.promotion_id AND v.s = EXCLUDED.scope
+                   AND v.k = EXCLUDED.key)
+         RETURNING rc.promotion_id, rc.scope, rc.key, rc.used",
+    )
+    .bind(town.as_uuid())
+    .bind(&p)
+    .bind(&s)
+    .bind(&k)
+    .bind(&by)
+    .bind(&lim)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.len() != total.len() {
+        return Err(ApiError::conflict(
+            "batch_limit",
+            "a limit does not fit the whole batch",
+        ));
+    }
+    // After the batch a counter stands at `used`; a job's own value is that less
+    // what the jobs after it in the batch added.
+    let mut level: HashMap<(Uuid, String, String), Decimal> = rows
+        .into_iter()
+        .map(|(p, s, k, u)| ((p, s, k), u))
+        .collect();
+    let mut out = vec![Counters::default(); kept.len()];
+    for (n, d) in kept.iter().enumerate().rev() {
+        for b in &d.bumps {
+            if let Some(u) = level.get_mut(&(d.promo.id, b.scope.clone(), b.key.clone())) {
+                out[n].set(&b.scope, *u);
+                *u -= b.by;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The redemption postings of docs/ledger.md, one per job, in one bulk posting.
+async fn post(
+    app: &App,
+    conn: &mut PgConnection,
+    town: TownId,
+    jobs: &[Job],
+    kept: &[Decided],
+) -> ApiResult<Vec<Uuid>> {
+    // Each account looked up once per batch: `App::account` remembers an account it
+    // finds, and a second lookup here would find one this transaction just opened.
+    let mut seen: HashMap<(AccountKind, Option<Uuid>), AccountId> = HashMap::new();
+    let mut postings = Vec::with_capacity(kept.len());
+    for d in kept {
+        let merchant = jobs[d.i].actor.merchant.as_uuid();
+        let (m, s) = (d.quote.municipality.amount(), d.quote.merchant.amount());
+        let mut entries = Vec::with_capacity(4);
+        let mut add = async |kind: AccountKind, owner: Option<Uuid>, amount: Decimal| {
+            let account = match seen.get(&(kind, owner)) {
+                Some(a) => *a,
+                None => {
+                    let a = app.account(conn, town, kind, owner).await?;
+                    seen.insert((kind, owner), a);
+                    a
+                }
+            };
+            entries.push(Entry { account, amount });
+            ApiResult::Ok(())
+        };
+        if !m.is_zero() {
+            add(AccountKind::PromotionBudget, Some(d.promo.id), -m).await?;
+            add(AccountKind::MerchantReceivable, Some(merchant), m).await?;
+        }
+        if !s.is_zero() {
+            add(AccountKind::MerchantOwnDiscount, Some(merchant), s).await?;
+            add(AccountKind::DiscountsGranted, None, -s).await?;
+        }
+        postings.push(Posting {
+            town,
+            idempotency_key: format!("redemption:{}", jobs[d.i].key),
+            kind: PostingKind::Redemption,
+            memo: String::new(),
+            reverses: None,
+            entries,
+        });
+    }
+    let ids = ledger::post_bulk(conn, town, &postings).await?;
+    Ok(ids.into_iter().map(|t| t.as_uuid()).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct Written {
+    id: Uuid,
+    receipt_number: String,
+    status: String,
+    recorded_at: DateTime<Utc>,
+    merchant_name: String,
+    journal_tx: Uuid,
+    counters: serde_json::Value,
+}
+
+/// The redemption rows, booked into the open period; returned in the jobs' order.
+async fn insert(
+    conn: &mut PgConnection,
+    town: TownId,
+    town_code: u16,
+    jobs: &[Job],
+    kept: &[Decided],
+    journal: &[Uuid],
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Written>> {
+    let n = kept.len();
+    let (mut id, mut merchant, mut promotion, mut card) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut device, mut staff, mut key, mut hash) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut basket, mut discount, mut muni, mut share, mut counters) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for d in kept {
+        let j = &jobs[d.i];
+        id.push(Uuid::now_v7());
+        merchant.push(j.actor.merchant.as_uuid());
+        promotion.push(d.promo.id);
+        card.push(d.card.id);
+        device.push(j.actor.device);
+        staff.push(j.actor.staff);
+        key.push(j.key.as_str());
+        hash.push(d.hash.clone());
+        basket.push(j.basket.amount());
+        discount.push(d.quote.discount.amount());
+        muni.push(d.quote.municipality.amount());
+        share.push(d.quote.merchant.amount());
+        counters.push(serde_json::to_value(&d.bumps).map_err(ApiError::internal)?);
+    }
+    let mut rows: Vec<Written> = sqlx::query_as(
+        "INSERT INTO redemptions (id, town_id, merchant_id, promotion_id, card_id, device_id,
+             staff_user_id, receipt_number, idempotency_key, request_hash, basket, discount,
+             municipality_share, merchant_share, occurred_at, period, adjustment, journal_tx,
+             counters)
+         SELECT u.id, $1, u.merchant, u.promotion, u.card, u.device, u.staff,
+             $2::text || '-' || to_char(now() AT TIME ZONE 'Europe/Ljubljana', 'YYMMDD') || '-'
+                 || lpad(nextval('redemption_receipt_seq')::text, 8, '0'),
+             u.key, u.hash, u.basket, u.discount, u.muni, u.share, $3, b.period,
+             b.period <> natural_period($1, $3), u.tx, u.counters
+         FROM unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[],
+                     $10::text[], $11::bytea[], $12::numeric[], $13::numeric[], $14::numeric[],
+                     $15::numeric[], $16::uuid[], $17::jsonb[])
+             AS u(id, merchant, promotion, card, device, staff, key, hash, basket, discount, muni,
+                  share, tx, counters)
+         CROSS JOIN (SELECT booking_period($1, $3) AS period) b
+         RETURNING id, receipt_number, status, recorded_at,
+             (SELECT m.name FROM merchants m WHERE m.id = merchant_id) AS merchant_name,
+             journal_tx, counters",
+    )
+    .bind(town.as_uuid())
+    .bind(town_code.to_string())
+    .bind(now)
+    .bind(&id)
+    .bind(&merchant)
+    .bind(&promotion)
+    .bind(&card)
+    .bind(&device)
+    .bind(&staff)
+    .bind(&key)
+    .bind(&hash)
+    .bind(&basket)
+    .bind(&discount)
+    .bind(&muni)
+    .bind(&share)
+    .bind(journal)
+    .bind(&counters)
+    .fetch_all(&mut *conn)
+    .await?;
+    // RETURNING does not promise the input's order.
+    let at: HashMap<Uuid, usize> = id.iter().enumerate().map(|(n, i)| (*i, n)).collect();
+    rows.sort_by_key(|w| at.get(&w.id).copied().unwrap_or(usize::MAX));
+    if rows.len() != n {
+        return Err(ApiError::internal(
+            "a batch's redemptions were not all written",
+        ));
+    }
+    Ok(rows)
+}
