@@ -261,6 +261,85 @@ async fn concurrent_redeems_are_batched_and_each_gets_its_own_exact_receipt(admi
     audit_clean(&admin).await;
 }
 
+fn metric(ctx: &platform::Context, name: &str) -> u64 {
+    ctx.metrics
+        .render()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn concurrent_scans_are_read_together_and_answer_as_one_by_one(admin: PgPool) {
+    let t = town(&admin, "koper", 101).await;
+    let ctx = context(&admin).await;
+    let api = serve(&ctx, unthrottled()).await;
+    let (m, bearer) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantStaff).await;
+    let rules = json!({"benefit": {"kind": "percent", "value": "10"}, "per_card_per_day": 2,
+                       "per_card_per_merchant": 3});
+    let promo = promotion(&admin, &t, rules, "30", "1000.00", &[m]).await;
+    let cards = cards(&admin, &t, 1, 60).await;
+    // Cards 0-9 used once today, 10-14 twice (nothing left today), 15-19 suspended.
+    for (i, c) in cards[..15].iter().enumerate() {
+        for round in 0..(1 + usize::from(i >= 10)) {
+            let key = format!("u{i}-{round}");
+            let (s, body) = json_of(api.redeem(&bearer, &key, c, promo, "20.00").await).await;
+            assert_eq!(s, 201, "{body}");
+        }
+    }
+    for c in &cards[15..20] {
+        sqlx::query("UPDATE cards SET status = 'suspended' WHERE id = $1")
+            .bind(c.id)
+            .execute(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let scan = |c: &Card| {
+        api.post(
+            "/redemption/v1/scan",
+            &bearer,
+            None,
+            json!({"token": c.token, "basket": "33.35"}),
+        )
+    };
+    // Status and body, but for the error envelope's request id.
+    let answer = |r: reqwest::Response| async {
+        let (s, mut body) = json_of(r).await;
+        if let Some(o) = body.as_object_mut() {
+            o.remove("request_id");
+        }
+        (s, body)
+    };
+    // One at a time (each alone in its queue), then all at once.
+    let mut one_by_one = Vec::new();
+    for c in &cards {
+        one_by_one.push(answer(scan(c).await).await);
+    }
+    let before = metric(&ctx, "scans_batched_total");
+    let together = join_all(cards.iter().map(|c| async { answer(scan(c).await).await })).await;
+    assert!(
+        metric(&ctx, "scans_batched_total") > before,
+        "no scan was batched"
+    );
+    assert_eq!(together, one_by_one);
+    let left = |n: usize| one_by_one[n].1["offers"][0]["limits_left"]["per_day"].clone();
+    assert_eq!(
+        (left(0), left(12), left(30)),
+        (json!("1"), json!("0"), json!("2"))
+    );
+    assert_eq!(
+        one_by_one[12].1["offers"][0]["refusal"],
+        "card_daily_limit_reached"
+    );
+    assert_eq!(one_by_one[30].1["offers"][0]["discount"], "3.34");
+    assert_eq!(
+        (one_by_one[16].0, one_by_one[16].1["code"].as_str()),
+        (422, Some("card_suspended"))
+    );
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_batch_leaves_refusals_replays_and_conflicts_to_be_decided_one_by_one(admin: PgPool) {
     let t = town(&admin, "koper", 101).await;

@@ -94,6 +94,19 @@ pub struct Keys {
     pub day_budget: String,
 }
 
+impl Keys {
+    /// (scope, key) of every counter, in the lock order.
+    pub fn all(&self) -> [(&'static str, &str); 5] {
+        [
+            ("card_day", self.card_day.as_str()),
+            ("card_merchant", self.card_merchant.as_str()),
+            ("card_promotion", self.card_promotion.as_str()),
+            ("merchant_budget", self.merchant_budget.as_str()),
+            ("day_budget", self.day_budget.as_str()),
+        ]
+    }
+}
+
 pub fn keys(card: Uuid, merchant: Uuid, day: NaiveDate) -> Keys {
     Keys {
         card_day: format!("{card}:{day}"),

@@ -1,7 +1,7 @@
 use axum::Extension;
 use axum::extract::State;
 use platform::error::{ApiJson, ErrorBody};
-use platform::{ApiResult, AuthUser, Context, db};
+use platform::{ApiResult, AuthUser, Context};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::AmountText;
 use crate::actor::Actor;
+use crate::service::batch;
 use crate::service::card::CardRef;
 use crate::service::scan::{self, ScanResult};
 use crate::state::App;
@@ -48,17 +49,14 @@ async fn scan_card(
             .await?;
     }
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
-    let mut tx = db::begin_town(&ctx.db, actor.town).await?;
-    let result = scan::scan(
-        &app,
-        &ctx,
-        &mut tx,
-        &actor,
-        card,
-        basket,
-        chrono::Utc::now(),
-    )
-    .await?;
-    tx.commit().await?;
+    // A scanned card is read with the other scans this process is doing (one
+    // transaction for them all); a typed number, or batching off, alone.
+    let result = match card {
+        CardRef::Token(token) if app.batcher.enabled() => {
+            let job = batch::ScanJob::new(actor, token, basket);
+            app.batcher.submit_scan(&app, &ctx, job).await?
+        }
+        _ => scan::online(&app, &ctx, &actor, card, basket).await?,
+    };
     Ok(ApiJson(result))
 }

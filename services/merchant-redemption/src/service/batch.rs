@@ -1,7 +1,8 @@
 //! Batched redeems: the redeems of scanned cards that reach this process at about
 //! the same time are decided and written together, in one transaction with one
 //! statement per table (a redemption's database work is mostly per statement, not
-//! per row: docs/performance.md).
+//! per row: docs/performance.md). Scans that arrive with them are read together
+//! too, in a read-only transaction of their own.
 //!
 //! Only the plain case is batched: a fresh key, a card usable as it is, a discount
 //! without points, every limit fitting. Anything else — a replay, a refusal, a
@@ -26,10 +27,11 @@ use uuid::Uuid;
 use super::card::{self, CardRef};
 use super::receipt::{self, Receipt};
 use super::redeem::{self, Request};
+use super::scan::{self, ScanResult};
 use crate::actor::Actor;
 use crate::db::cards::CardRow;
 use crate::db::redemptions::RedemptionRow;
-use crate::db::{cards, promotions};
+use crate::db::{cards, counters, promotions};
 use crate::domain::limits::{self, Bump, Counters};
 use crate::domain::rules::{self, Promotion, Quote};
 use crate::state::App;
@@ -93,13 +95,58 @@ impl Job {
     }
 }
 
-type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>;
+/// One tablet's scan of a QR token, waiting for a batch.
+pub struct ScanJob {
+    actor: Actor,
+    token: String,
+    basket: Option<Money>,
+    reply: Option<oneshot::Sender<ApiResult<ScanResult>>>,
+}
+
+impl ScanJob {
+    pub fn new(actor: Actor, token: &str, basket: Option<Money>) -> ScanJob {
+        ScanJob {
+            actor,
+            token: token.to_owned(),
+            basket,
+            reply: None,
+        }
+    }
+
+    async fn alone(&self, app: &App, ctx: &Context) -> ApiResult<ScanResult> {
+        scan::online(
+            app,
+            ctx,
+            &self.actor,
+            CardRef::Token(&self.token),
+            self.basket,
+        )
+        .await
+    }
+}
+
+/// What the queues carry.
+enum Work {
+    Redeem(Job),
+    Scan(ScanJob),
+}
+
+impl Work {
+    fn town(&self) -> TownId {
+        match self {
+            Work::Redeem(j) => j.actor.town,
+            Work::Scan(j) => j.actor.town,
+        }
+    }
+}
+
+type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>;
 
 /// A queue per town (a transaction serves one town), drained by `workers` tasks:
 /// while one commits, the next batch gathers.
 pub struct Batcher {
     workers: usize,
-    queues: Mutex<HashMap<TownId, mpsc::UnboundedSender<Job>>>,
+    queues: Mutex<HashMap<TownId, mpsc::UnboundedSender<Work>>>,
 }
 
 impl Batcher {
@@ -117,18 +164,37 @@ impl Batcher {
     pub async fn submit(&self, app: &App, ctx: &Context, mut job: Job) -> Answer {
         let (tx, rx) = oneshot::channel();
         job.reply = Some(tx);
-        let sent = match self.queue(app, ctx, job.actor.town) {
-            Some(q) => q.send(job).map_err(|e| e.0),
-            None => Err(job),
-        };
-        if let Err(job) = sent {
+        if let Some(Work::Redeem(job)) = self.send(app, ctx, Work::Redeem(job)) {
             return job.alone(app, ctx, false).await;
         }
         rx.await
             .map_err(|_| ApiError::internal("the redemption's batch ended without an answer"))?
     }
 
-    fn queue(&self, app: &App, ctx: &Context, town: TownId) -> Option<mpsc::UnboundedSender<Job>> {
+    pub async fn submit_scan(
+        &self,
+        app: &App,
+        ctx: &Context,
+        mut job: ScanJob,
+    ) -> ApiResult<ScanResult> {
+        let (tx, rx) = oneshot::channel();
+        job.reply = Some(tx);
+        if let Some(Work::Scan(job)) = self.send(app, ctx, Work::Scan(job)) {
+            return job.alone(app, ctx).await;
+        }
+        rx.await
+            .map_err(|_| ApiError::internal("the scan's batch ended without an answer"))?
+    }
+
+    /// Queues the work, or gives it back when there is no queue to take it.
+    fn send(&self, app: &App, ctx: &Context, work: Work) -> Option<Work> {
+        match self.queue(app, ctx, work.town()) {
+            Some(q) => q.send(work).err().map(|e| e.0),
+            None => Some(work),
+        }
+    }
+
+    fn queue(&self, app: &App, ctx: &Context, town: TownId) -> Option<mpsc::UnboundedSender<Work>> {
         let mut queues = self.queues.lock().ok()?;
         let q = queues.entry(town).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -144,22 +210,184 @@ impl Batcher {
 
 async fn work(app: App, ctx: Context, rx: Queue) {
     loop {
-        let jobs = {
+        let (mut redeems, mut scans) = (Vec::new(), Vec::new());
+        {
             let mut rx = rx.lock().await;
             let Some(first) = rx.recv().await else {
                 return;
             };
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
+            let mut next = Some(first);
+            while let Some(w) = next.take() {
+                match w {
+                    Work::Redeem(j) => redeems.push(j),
+                    Work::Scan(j) => scans.push(j),
+                }
+                if redeems.len() < MAX_BATCH && scans.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
                 }
             }
-            jobs
+        }
+        // Each on its own connection: a scan does not wait for the redeems' commit.
+        let scans = async {
+            if !scans.is_empty() {
+                run_scans(&app, &ctx, scans).await;
+            }
         };
-        run(&app, &ctx, jobs).await;
+        let redeems = async {
+            if !redeems.is_empty() {
+                run(&app, &ctx, redeems).await;
+            }
+        };
+        tokio::join!(scans, redeems);
     }
+}
+
+/// Reads the scans' cards, offers and counters in one transaction; a scan it
+/// cannot answer from them (a card to activate or refuse, an offer with points)
+/// goes through `scan::online` alone.
+async fn run_scans(app: &App, ctx: &Context, mut jobs: Vec<ScanJob>) {
+    let mut answers: Vec<Option<ScanResult>> = jobs.iter().map(|_| None).collect();
+    if jobs.len() > 1 {
+        match read_scans(app, ctx, &jobs, Utc::now()).await {
+            Ok(read) => {
+                metrics::counter!("scans_batched_total")
+                    .increment(read.iter().filter(|r| r.is_some()).count() as u64);
+                answers = read;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e.code, "scan batch abandoned; its scans go one by one")
+            }
+        }
+    }
+    let alone = jobs
+        .iter_mut()
+        .zip(answers)
+        .map(|(job, answer)| async move {
+            let answer = match answer {
+                Some(r) => Ok(r),
+                None => job.alone(app, ctx).await,
+            };
+            if let Some(tx) = job.reply.take() {
+                let _ = tx.send(answer);
+            }
+        });
+    futures::future::join_all(alone).await;
+}
+
+async fn read_scans(
+    app: &App,
+    ctx: &Context,
+    jobs: &[ScanJob],
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Option<ScanResult>>> {
+    let town = jobs[0].actor.town;
+    let mut tx = db::begin_town(&ctx.db, town).await?;
+    let conn: &mut PgConnection = &mut tx;
+    let info = card::town_info(app, conn, town, false).await?;
+
+    // Cards: from the cache while it is live, the others read together; one that
+    // `resolve` would refuse or activate is left to it.
+    let mut claims = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        claims.push(
+            card::verify_token(app, conn, town, &info, &j.token)
+                .await
+                .ok(),
+        );
+    }
+    let mut rows: HashMap<Uuid, CardRow> = HashMap::new();
+    let mut missing = Vec::new();
+    for c in claims.iter().flatten() {
+        let id = c.card_id.as_uuid();
+        match app.cache.card(id) {
+            Some(r) => {
+                rows.insert(id, r);
+            }
+            None => missing.push(id),
+        }
+    }
+    for r in cards::by_ids(conn, &missing).await? {
+        rows.insert(r.id, r);
+    }
+    let cards: Vec<Option<CardRow>> = claims
+        .iter()
+        .map(|c| {
+            let c = c.as_ref()?;
+            rows.get(&c.card_id.as_uuid())
+                .filter(|r| card::usable_as_is(r, c.token_serial, now))
+                .cloned()
+        })
+        .collect();
+    for r in cards.iter().flatten() {
+        app.cache.put_card(r.clone());
+    }
+
+    // Offers per merchant; one with points needs the card's points: left alone.
+    let mut offers: HashMap<Uuid, Vec<Promotion>> = HashMap::new();
+    for (j, c) in jobs.iter().zip(&cards) {
+        let m = j.actor.merchant.as_uuid();
+        if c.is_some() && !offers.contains_key(&m) {
+            offers.insert(m, scan::offers_of(app, conn, town, m).await?);
+        }
+    }
+    let day = now.with_timezone(&info.tz).date_naive();
+    let mut taken = Vec::new();
+    let (mut at, mut p, mut s, mut k) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut keys = Vec::new();
+    for (n, (j, c)) in jobs.iter().zip(&cards).enumerate() {
+        let m = j.actor.merchant.as_uuid();
+        let (Some(c), Some(o)) = (c, offers.get(&m)) else {
+            continue;
+        };
+        if o.iter().any(|p| p.rules.points_cost.is_some()) {
+            continue;
+        }
+        taken.push(n);
+        keys.push(limits::keys(c.id, m, day));
+    }
+    for (&n, key) in taken.iter().zip(&keys) {
+        let m = jobs[n].actor.merchant.as_uuid();
+        for promo in offers.get(&m).into_iter().flatten() {
+            for (scope, key) in key.all() {
+                at.push(n as i32);
+                p.push(promo.id);
+                s.push(scope);
+                k.push(key);
+            }
+        }
+    }
+    let found = counters::read_many(conn, &at, &p, &s, &k).await?;
+    tx.commit().await?;
+
+    let mut counts: HashMap<i32, HashMap<Uuid, Counters>> = HashMap::new();
+    for (n, promo, scope, used) in found {
+        counts
+            .entry(n)
+            .or_default()
+            .entry(promo)
+            .or_default()
+            .set(&scope, used);
+    }
+    let mut out: Vec<Option<ScanResult>> = jobs.iter().map(|_| None).collect();
+    let none = HashMap::new();
+    for (n, key) in taken.into_iter().zip(&keys) {
+        let j = &jobs[n];
+        let (Some(c), Some(o)) = (&cards[n], offers.get(&j.actor.merchant.as_uuid())) else {
+            continue;
+        };
+        let cur = counts.get(&(n as i32)).unwrap_or(&none);
+        out[n] = Some(scan::summary(
+            c.clone(),
+            o,
+            cur,
+            0,
+            j.basket,
+            key,
+            info.tz,
+            now,
+        ));
+    }
+    Ok(out)
 }
 
 /// What becomes of each job of a batch.

@@ -2,9 +2,11 @@
 //! the discount for the basket if one is given. Reads only (except a tourist
 //! card's activation); uses the caches.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use kernel::Money;
-use platform::{ApiResult, Context};
+use kernel::{Money, TownId};
+use platform::{ApiResult, Context, db};
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -12,6 +14,7 @@ use uuid::Uuid;
 
 use super::card::{self, CardRef};
 use crate::actor::Actor;
+use crate::db::cards::CardRow;
 use crate::db::{counters, promotions};
 use crate::domain::limits::{self, Counters};
 use crate::domain::rules::{self, Benefit, Promotion};
@@ -56,6 +59,20 @@ pub struct ScanResult {
     pub offers: Vec<Offer>,
 }
 
+/// A scan in its own read transaction.
+pub async fn online(
+    app: &App,
+    ctx: &Context,
+    actor: &Actor,
+    card: CardRef<'_>,
+    basket: Option<Money>,
+) -> ApiResult<ScanResult> {
+    let mut tx = db::begin_town(&ctx.db, actor.town).await?;
+    let result = scan(app, ctx, &mut tx, actor, card, basket, chrono::Utc::now()).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
 pub async fn scan(
     app: &App,
     ctx: &Context,
@@ -69,15 +86,7 @@ pub async fn scan(
     let info = card::town_info(app, conn, town, false).await?;
     let c = card::resolve(app, ctx, conn, town, card_ref, true, now).await?;
     let merchant = actor.merchant.as_uuid();
-    let offers: Vec<Promotion> = match app.cache.offers(town.as_uuid(), merchant) {
-        Some(o) => o,
-        None => {
-            let rows = promotions::offers_of(conn, merchant).await?;
-            let o: Vec<Promotion> = rows.iter().filter_map(|r| r.to_domain()).collect();
-            app.cache.put_offers(town.as_uuid(), merchant, o.clone());
-            o
-        }
-    };
+    let offers = offers_of(app, conn, town, merchant).await?;
     let day = now.with_timezone(&info.tz).date_naive();
     let keys = limits::keys(c.id, merchant, day);
     let ids: Vec<Uuid> = offers.iter().map(|p| p.id).collect();
@@ -87,6 +96,39 @@ pub async fn scan(
     } else {
         0
     };
+    Ok(summary(
+        c, &offers, &counts, points, basket, &keys, info.tz, now,
+    ))
+}
+
+/// The promotions this merchant may give (from the cache while it is live).
+pub async fn offers_of(
+    app: &App,
+    conn: &mut PgConnection,
+    town: TownId,
+    merchant: Uuid,
+) -> ApiResult<Vec<Promotion>> {
+    if let Some(o) = app.cache.offers(town.as_uuid(), merchant) {
+        return Ok(o);
+    }
+    let rows = promotions::offers_of(conn, merchant).await?;
+    let o: Vec<Promotion> = rows.iter().filter_map(|r| r.to_domain()).collect();
+    app.cache.put_offers(town.as_uuid(), merchant, o.clone());
+    Ok(o)
+}
+
+/// The card and each offer as the tablet shows them, from what was read.
+#[allow(clippy::too_many_arguments)]
+pub fn summary(
+    c: CardRow,
+    offers: &[Promotion],
+    counts: &HashMap<Uuid, Counters>,
+    points: i64,
+    basket: Option<Money>,
+    keys: &limits::Keys,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> ScanResult {
     let dc = rules::Card {
         id: c.id,
         product_code: c.product_code.clone(),
@@ -96,10 +138,10 @@ pub async fn scan(
         .iter()
         .map(|p| {
             let cur = counts.get(&p.id).cloned().unwrap_or_default();
-            offer(p, &dc, basket, &cur, &keys, info.tz, now)
+            offer(p, &dc, basket, &cur, keys, tz, now)
         })
         .collect();
-    Ok(ScanResult {
+    ScanResult {
         card: CardSummary {
             id: c.id,
             number: c.number,
@@ -109,7 +151,7 @@ pub async fn scan(
             points,
         },
         offers: list,
-    })
+    }
 }
 
 fn offer(
