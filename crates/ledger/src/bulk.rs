@@ -15,9 +15,8 @@ use rust_decimal::Decimal;
 use sqlx::{Connection, PgConnection, Row};
 use uuid::Uuid;
 
-use crate::account::Account;
+use crate::LedgerError;
 use crate::posting::Posting;
-use crate::{LedgerError, balance};
 
 /// Posts `postings` (all of `town`) as new transactions; returns their ids in order.
 /// All or nothing: runs in a savepoint of the caller's transaction (or its own).
@@ -54,7 +53,7 @@ async fn apply_bulk(
     }
     let ids: Vec<Uuid> = net.keys().copied().collect();
     let rows = sqlx::query(
-        "SELECT id, kind, currency, non_negative, shards
+        "SELECT id, non_negative, shards
          FROM ledger_accounts WHERE town_id = $1 AND id = ANY($2) ORDER BY id",
     )
     .bind(town.as_uuid())
@@ -70,18 +69,29 @@ async fn apply_bulk(
             .unwrap_or_default();
         return Err(LedgerError::UnknownAccount(AccountId::from_uuid(missing)));
     }
+    // Every account's net change in one round trip, in ascending id order (the
+    // rows are), by the same rules as `post`.
+    let (mut a_id, mut a_shards, mut a_guarded, mut a_delta) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for r in &rows {
-        let account = Account {
-            id: AccountId::from_uuid(r.get("id")),
-            kind: r.get("kind"),
-            currency: r.get::<String, _>("currency"),
-            non_negative: r.get("non_negative"),
-            shards: r.get("shards"),
-        };
-        let delta = net[&account.id.as_uuid()];
+        let id: Uuid = r.get("id");
+        let delta = net[&id];
         if !delta.is_zero() {
-            balance::apply(conn, &account, delta).await?;
+            a_id.push(id);
+            a_shards.push(r.get::<i16, _>("shards"));
+            a_guarded.push(r.get::<bool, _>("non_negative"));
+            a_delta.push(delta);
         }
+    }
+    let refused: Option<Uuid> = sqlx::query_scalar("SELECT ledger_apply_balances($1, $2, $3, $4)")
+        .bind(&a_id)
+        .bind(&a_shards)
+        .bind(&a_guarded)
+        .bind(&a_delta)
+        .fetch_one(&mut *conn)
+        .await?;
+    if let Some(a) = refused {
+        return Err(LedgerError::InsufficientBalance(AccountId::from_uuid(a)));
     }
 
     // One lane for the whole batch: a free one, else wait for lane 0 (as `ledger_post`

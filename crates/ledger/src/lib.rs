@@ -9,7 +9,6 @@
 
 mod account;
 mod audit;
-mod balance;
 mod bulk;
 mod error;
 mod hash;
