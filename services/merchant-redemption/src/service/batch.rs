@@ -132,21 +132,23 @@ enum Work {
 }
 
 impl Work {
-    fn town(&self) -> TownId {
+    /// The queue it goes to: its town's scans or its town's redeems.
+    fn queue_key(&self) -> (TownId, bool) {
         match self {
-            Work::Redeem(j) => j.actor.town,
-            Work::Scan(j) => j.actor.town,
+            Work::Redeem(j) => (j.actor.town, false),
+            Work::Scan(j) => (j.actor.town, true),
         }
     }
 }
 
 type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>;
 
-/// A queue per town (a transaction serves one town), drained by `workers` tasks:
-/// while one commits, the next batch gathers.
+/// Two queues per town (a transaction serves one town), for its redeems and for its
+/// scans (so a scan does not wait for a redeem batch's commit), each drained by
+/// `workers` tasks: while one writes or reads, the next batch gathers.
 pub struct Batcher {
     workers: usize,
-    queues: Mutex<HashMap<TownId, mpsc::UnboundedSender<Work>>>,
+    queues: Mutex<HashMap<(TownId, bool), mpsc::UnboundedSender<Work>>>,
 }
 
 impl Batcher {
@@ -188,15 +190,20 @@ impl Batcher {
 
     /// Queues the work, or gives it back when there is no queue to take it.
     fn send(&self, app: &App, ctx: &Context, work: Work) -> Option<Work> {
-        match self.queue(app, ctx, work.town()) {
+        match self.queue(app, ctx, work.queue_key()) {
             Some(q) => q.send(work).err().map(|e| e.0),
             None => Some(work),
         }
     }
 
-    fn queue(&self, app: &App, ctx: &Context, town: TownId) -> Option<mpsc::UnboundedSender<Work>> {
+    fn queue(
+        &self,
+        app: &App,
+        ctx: &Context,
+        key: (TownId, bool),
+    ) -> Option<mpsc::UnboundedSender<Work>> {
         let mut queues = self.queues.lock().ok()?;
-        let q = queues.entry(town).or_insert_with(|| {
+        let q = queues.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let rx: Queue = Arc::new(tokio::sync::Mutex::new(rx));
             for _ in 0..self.workers {
@@ -227,7 +234,7 @@ async fn work(app: App, ctx: Context, rx: Queue) {
                 }
             }
         }
-        // Each on its own connection: a scan does not wait for the redeems' commit.
+        // (A queue holds one kind; both are handled alike.)
         let scans = async {
             if !scans.is_empty() {
                 run_scans(&app, &ctx, scans).await;
