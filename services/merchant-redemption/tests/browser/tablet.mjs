@@ -196,6 +196,8 @@ try {
     await page.waitForFunction(() => document.querySelector('#queue-count').textContent === '2');
     await page.click('#go-sync');
     await visible('#sync');
+    // The list is drawn from IndexedDB after the view shows: wait for it.
+    await page.waitForFunction(() => document.querySelectorAll('#sync-queue [data-pending]').length >= 2);
     assert.equal(await page.locator('#sync-queue [data-pending]').count(), 2);
     await shot('09-offline-queue');
   });
