@@ -261,16 +261,6 @@ async fn concurrent_redeems_are_batched_and_each_gets_its_own_exact_receipt(admi
     audit_clean(&admin).await;
 }
 
-fn metric(ctx: &platform::Context, name: &str) -> u64 {
-    ctx.metrics
-        .render()
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 #[sqlx::test(migrations = "../../migrations")]
 async fn concurrent_scans_are_read_together_and_answer_as_one_by_one(admin: PgPool) {
     let t = town(&admin, "koper", 101).await;

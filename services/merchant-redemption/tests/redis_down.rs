@@ -57,13 +57,7 @@ async fn start_redis(port: u16) -> Redis {
 }
 
 fn fail_open_count(ctx: &platform::Context) -> u64 {
-    ctx.metrics
-        .render()
-        .lines()
-        .find(|l| l.starts_with("ratelimit_fail_open_total"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    metric(ctx, "ratelimit_fail_open_total")
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -11,25 +11,12 @@ pub async fn read(
     k: &Keys,
 ) -> Result<std::collections::HashMap<Uuid, Counters>, sqlx::Error> {
     // One primary-key lookup per (promotion, scope, key); see the migration.
-    let scopes = [
-        "card_day",
-        "card_merchant",
-        "card_promotion",
-        "merchant_budget",
-        "day_budget",
-    ];
-    let keys = [
-        k.card_day.as_str(),
-        k.card_merchant.as_str(),
-        k.card_promotion.as_str(),
-        k.merchant_budget.as_str(),
-        k.day_budget.as_str(),
-    ];
+    let (scopes, keys): (Vec<&str>, Vec<&str>) = k.all().into_iter().unzip();
     let rows: Vec<(Uuid, String, Decimal)> =
         sqlx::query_as("SELECT promotion_id, scope, used FROM redemption_counters_of($1, $2, $3)")
             .bind(promotions)
-            .bind(&scopes[..])
-            .bind(&keys[..])
+            .bind(&scopes)
+            .bind(&keys)
             .fetch_all(conn)
             .await?;
     let mut out: std::collections::HashMap<Uuid, Counters> = Default::default();

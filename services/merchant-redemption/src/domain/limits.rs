@@ -94,16 +94,26 @@ pub struct Keys {
     pub day_budget: String,
 }
 
+/// Every counter scope, in the lock order (the order of `bumps`).
+pub const SCOPES: [&str; 5] = [
+    "card_day",
+    "card_merchant",
+    "card_promotion",
+    "merchant_budget",
+    "day_budget",
+];
+
 impl Keys {
     /// (scope, key) of every counter, in the lock order.
     pub fn all(&self) -> [(&'static str, &str); 5] {
-        [
-            ("card_day", self.card_day.as_str()),
-            ("card_merchant", self.card_merchant.as_str()),
-            ("card_promotion", self.card_promotion.as_str()),
-            ("merchant_budget", self.merchant_budget.as_str()),
-            ("day_budget", self.day_budget.as_str()),
-        ]
+        let keys = [
+            &self.card_day,
+            &self.card_merchant,
+            &self.card_promotion,
+            &self.merchant_budget,
+            &self.day_budget,
+        ];
+        std::array::from_fn(|n| (SCOPES[n], keys[n].as_str()))
     }
 }
 

@@ -11,6 +11,7 @@
 //! no batches. So a batch never refuses anyone: it writes all of its redemptions or
 //! none, and those it could not write are then done one by one.
 
+use std::collections::hash_map;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -31,7 +32,7 @@ use super::scan::{self, ScanResult};
 use crate::actor::Actor;
 use crate::db::cards::CardRow;
 use crate::db::redemptions::RedemptionRow;
-use crate::db::{cards, counters, promotions};
+use crate::db::{counters, promotions};
 use crate::domain::limits::{self, Bump, Counters};
 use crate::domain::rules::{self, Promotion, Quote};
 use crate::state::App;
@@ -294,69 +295,33 @@ async fn read_scans(
 
     // Cards: from the cache while it is live, the others read together; one that
     // `resolve` would refuse or activate is left to it.
-    let mut claims = Vec::with_capacity(jobs.len());
-    for j in jobs {
-        claims.push(
-            card::verify_token(app, conn, town, &info, &j.token)
-                .await
-                .ok(),
-        );
-    }
-    let mut rows: HashMap<Uuid, CardRow> = HashMap::new();
-    let mut missing = Vec::new();
-    for c in claims.iter().flatten() {
-        let id = c.card_id.as_uuid();
-        match app.cache.card(id) {
-            Some(r) => {
-                rows.insert(id, r);
-            }
-            None => missing.push(id),
-        }
-    }
-    for r in cards::by_ids(conn, &missing).await? {
-        rows.insert(r.id, r);
-    }
-    let cards: Vec<Option<CardRow>> = claims
-        .iter()
-        .map(|c| {
-            let c = c.as_ref()?;
-            rows.get(&c.card_id.as_uuid())
-                .filter(|r| card::usable_as_is(r, c.token_serial, now))
-                .cloned()
-        })
-        .collect();
-    for r in cards.iter().flatten() {
-        app.cache.put_card(r.clone());
-    }
+    let tokens: Vec<(usize, &str)> = jobs.iter().map(|j| j.token.as_str()).enumerate().collect();
+    let cards = card::usable_cards(app, conn, town, &info, &tokens, true, now).await?;
 
     // Offers per merchant; one with points needs the card's points: left alone.
+    // Then every counter the taken scans show, in one query.
     let mut offers: HashMap<Uuid, Vec<Promotion>> = HashMap::new();
-    for (j, c) in jobs.iter().zip(&cards) {
-        let m = j.actor.merchant.as_uuid();
-        if c.is_some() && !offers.contains_key(&m) {
-            offers.insert(m, scan::offers_of(app, conn, town, m).await?);
-        }
-    }
     let day = now.with_timezone(&info.tz).date_naive();
     let mut taken = Vec::new();
     let (mut at, mut p, mut s, mut k) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut keys = Vec::new();
-    for (n, (j, c)) in jobs.iter().zip(&cards).enumerate() {
-        let m = j.actor.merchant.as_uuid();
-        let (Some(c), Some(o)) = (c, offers.get(&m)) else {
+    for (n, j) in jobs.iter().enumerate() {
+        let Some(c) = cards.get(&n) else {
             continue;
+        };
+        let m = j.actor.merchant.as_uuid();
+        let o = match offers.entry(m) {
+            hash_map::Entry::Occupied(e) => e.into_mut(),
+            hash_map::Entry::Vacant(e) => e.insert(scan::offers_of(app, conn, town, m).await?),
         };
         if o.iter().any(|p| p.rules.points_cost.is_some()) {
             continue;
         }
-        taken.push(n);
-        keys.push(limits::keys(c.id, m, day));
+        taken.push((n, c, m, limits::keys(c.id, m, day)));
     }
-    for (&n, key) in taken.iter().zip(&keys) {
-        let m = jobs[n].actor.merchant.as_uuid();
-        for promo in offers.get(&m).into_iter().flatten() {
-            for (scope, key) in key.all() {
-                at.push(n as i32);
+    for (n, _, m, keys) in &taken {
+        for promo in &offers[m] {
+            for (scope, key) in keys.all() {
+                at.push(*n as i32);
                 p.push(promo.id);
                 s.push(scope);
                 k.push(key);
@@ -377,19 +342,15 @@ async fn read_scans(
     }
     let mut out: Vec<Option<ScanResult>> = jobs.iter().map(|_| None).collect();
     let none = HashMap::new();
-    for (n, key) in taken.into_iter().zip(&keys) {
-        let j = &jobs[n];
-        let (Some(c), Some(o)) = (&cards[n], offers.get(&j.actor.merchant.as_uuid())) else {
-            continue;
-        };
-        let cur = counts.get(&(n as i32)).unwrap_or(&none);
-        out[n] = Some(scan::summary(
-            c.clone(),
-            o,
+    for (n, c, m, keys) in &taken {
+        let cur = counts.get(&(*n as i32)).unwrap_or(&none);
+        out[*n] = Some(scan::summary(
+            (*c).clone(),
+            &offers[m],
             cur,
             0,
-            j.basket,
-            key,
+            jobs[*n].basket,
+            keys,
             info.tz,
             now,
         ));
@@ -426,14 +387,8 @@ async fn run(app: &App, ctx: &Context, mut jobs: Vec<Job>) {
             }
             Err(e) => {
                 metrics::counter!("redemption_batches_abandoned_total").increment(1);
+                // Those still in the batch go alone below.
                 tracing::debug!(error = %e.code, "redemption batch abandoned; its redeems go one by one");
-                for f in &mut fates {
-                    match f {
-                        Fate::Batched => *f = Fate::Alone { throttled: false },
-                        Fate::Throttled => *f = Fate::Alone { throttled: true },
-                        _ => {}
-                    }
-                }
             }
         }
     }
@@ -503,33 +458,22 @@ async fn write(
     .await?;
     let keys: Vec<&str> = batched(fates).map(|i| jobs[i].key.as_str()).collect();
     let devices: Vec<Uuid> = jobs.iter().filter_map(|j| j.actor.device).collect();
-    let found: Vec<(String, String)> = sqlx::query_as(
-        "SELECT 'key', idempotency_key FROM redemptions
+    let found: Vec<(Option<String>, Option<Uuid>)> = sqlx::query_as(
+        "SELECT idempotency_key, NULL::uuid FROM redemptions
          WHERE town_id = $1 AND idempotency_key = ANY($2)
          UNION ALL
-         SELECT 'device', id::text FROM devices WHERE id = ANY($3) AND revoked_at IS NULL",
+         SELECT NULL, id FROM devices WHERE id = ANY($3) AND revoked_at IS NULL",
     )
     .bind(town.as_uuid())
     .bind(&keys)
     .bind(&devices)
     .fetch_all(&mut *conn)
     .await?;
-    let used: HashSet<&str> = found
-        .iter()
-        .filter(|(w, _)| w == "key")
-        .map(|(_, k)| k.as_str())
-        .collect();
-    let active: HashSet<&str> = found
-        .iter()
-        .filter(|(w, _)| w == "device")
-        .map(|(_, d)| d.as_str())
-        .collect();
+    let used: HashSet<&str> = found.iter().filter_map(|(k, _)| k.as_deref()).collect();
+    let active: HashSet<Uuid> = found.iter().filter_map(|(_, d)| *d).collect();
     for i in batched(fates).collect::<Vec<_>>() {
         let j = &jobs[i];
-        let revoked = j
-            .actor
-            .device
-            .is_some_and(|d| !active.contains(d.to_string().as_str()));
+        let revoked = j.actor.device.is_some_and(|d| !active.contains(&d));
         if used.contains(j.key.as_str()) || revoked {
             fates[i] = Fate::Alone { throttled: false };
         }
@@ -538,21 +482,10 @@ async fn write(
     // Cards: tokens verified (remembered from the scan), rows read together; a card
     // that `resolve` would refuse or activate goes alone.
     let info = card::town_info(app, conn, town, false).await?;
-    let mut claims: HashMap<usize, cardtoken::Claim> = HashMap::new();
-    for i in batched(fates).collect::<Vec<_>>() {
-        match card::verify_token(app, conn, town, &info, &jobs[i].token).await {
-            Ok(c) => {
-                claims.insert(i, c);
-            }
-            Err(_) => fates[i] = Fate::Alone { throttled: false },
-        }
-    }
-    let ids: Vec<Uuid> = claims.values().map(|c| c.card_id.as_uuid()).collect();
-    let rows: HashMap<Uuid, CardRow> = cards::by_ids(conn, &ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
+    let tokens: Vec<(usize, &str)> = batched(fates)
+        .map(|i| (i, jobs[i].token.as_str()))
         .collect();
+    let cards = card::usable_cards(app, conn, town, &info, &tokens, false, now).await?;
 
     // Offers and quotes: the promotion must be this merchant's offer, give a
     // discount without points, and pass its rules; each bump must fit on its own.
@@ -573,11 +506,7 @@ async fn write(
     for i in pending {
         let j = &jobs[i];
         let merchant = j.actor.merchant.as_uuid();
-        let card = claims
-            .get(&i)
-            .and_then(|c| rows.get(&c.card_id.as_uuid()).map(|r| (c, r)))
-            .filter(|(c, r)| card::usable_as_is(r, c.token_serial, now))
-            .map(|(_, r)| r);
+        let card = cards.get(&i);
         let promo = offers.get(&(merchant, j.promotion));
         let (Some(card), Some(promo)) = (card, promo) else {
             fates[i] = Fate::Alone { throttled: false };
@@ -640,7 +569,9 @@ async fn write(
     tx.commit().await?;
 
     let mut out = Vec::with_capacity(kept.len());
-    for ((d, w), used) in kept.into_iter().zip(written).zip(after) {
+    for (((d, (w, counters)), used), journal_tx) in
+        kept.into_iter().zip(written).zip(after).zip(journal)
+    {
         let j = &jobs[d.i];
         let limits = redeem::limits_left(&d.bumps, &used);
         let row = RedemptionRow {
@@ -663,9 +594,9 @@ async fn write(
             status: w.status,
             occurred_at: now,
             recorded_at: w.recorded_at,
-            journal_tx: w.journal_tx,
+            journal_tx,
             points_tx: None,
-            counters: w.counters,
+            counters,
         };
         out.push((d.i, row, limits));
     }
@@ -688,14 +619,8 @@ async fn raise_counters(
     town: TownId,
     kept: &[Decided],
 ) -> ApiResult<Vec<Counters>> {
-    const ORDER: [&str; 5] = [
-        "card_day",
-        "card_merchant",
-        "card_promotion",
-        "merchant_budget",
-        "day_budget",
-    ];
-    let rank = |s: &str| ORDER.iter().position(|o| *o == s).unwrap_or(ORDER.len());
+    use limits::SCOPES;
+    let rank = |s: &str| SCOPES.iter().position(|o| *o == s).unwrap_or(SCOPES.len());
     let mut total: BTreeMap<(usize, Uuid, &str), (Decimal, Decimal)> = BTreeMap::new();
     for d in kept {
         for b in &d.bumps {
@@ -711,7 +636,7 @@ async fn raise_counters(
     let (mut p, mut s, mut k, mut by, mut lim) = (vec![], vec![], vec![], vec![], vec![]);
     for ((r, promo, key), (sum, limit)) in &total {
         p.push(*promo);
-        s.push(ORDER.get(*r).copied().unwrap_or("day_budget"));
+        s.push(SCOPES.get(*r).copied().unwrap_or("day_budget"));
         k.push(*key);
         by.push(*sum);
         lim.push(*limit);
@@ -777,9 +702,8 @@ async fn post(
     let mut postings = Vec::with_capacity(kept.len());
     for d in kept {
         let merchant = jobs[d.i].actor.merchant.as_uuid();
-        let (m, s) = (d.quote.municipality.amount(), d.quote.merchant.amount());
         let mut entries = Vec::with_capacity(4);
-        let mut add = async |kind: AccountKind, owner: Option<Uuid>, amount: Decimal| {
+        for (kind, owner, amount) in redeem::discount_entries(&d.quote, d.promo.id, merchant) {
             let account = match seen.get(&(kind, owner)) {
                 Some(a) => *a,
                 None => {
@@ -789,15 +713,6 @@ async fn post(
                 }
             };
             entries.push(Entry { account, amount });
-            ApiResult::Ok(())
-        };
-        if !m.is_zero() {
-            add(AccountKind::PromotionBudget, Some(d.promo.id), -m).await?;
-            add(AccountKind::MerchantReceivable, Some(merchant), m).await?;
-        }
-        if !s.is_zero() {
-            add(AccountKind::MerchantOwnDiscount, Some(merchant), s).await?;
-            add(AccountKind::DiscountsGranted, None, -s).await?;
         }
         postings.push(Posting {
             town,
@@ -819,11 +734,10 @@ struct Written {
     status: String,
     recorded_at: DateTime<Utc>,
     merchant_name: String,
-    journal_tx: Uuid,
-    counters: serde_json::Value,
 }
 
-/// The redemption rows, booked into the open period; returned in the jobs' order.
+/// The redemption rows, booked into the open period; returned in the jobs' order,
+/// each with the counters it records.
 async fn insert(
     conn: &mut PgConnection,
     town: TownId,
@@ -832,7 +746,7 @@ async fn insert(
     kept: &[Decided],
     journal: &[Uuid],
     now: DateTime<Utc>,
-) -> ApiResult<Vec<Written>> {
+) -> ApiResult<Vec<(Written, serde_json::Value)>> {
     let n = kept.len();
     let (mut id, mut merchant, mut promotion, mut card) = (
         Vec::with_capacity(n),
@@ -886,8 +800,7 @@ async fn insert(
                   share, tx, counters)
          CROSS JOIN (SELECT booking_period($1, $3) AS period) b
          RETURNING id, receipt_number, status, recorded_at,
-             (SELECT m.name FROM merchants m WHERE m.id = merchant_id) AS merchant_name,
-             journal_tx, counters",
+             (SELECT m.name FROM merchants m WHERE m.id = merchant_id) AS merchant_name",
     )
     .bind(town.as_uuid())
     .bind(town_code.to_string())
@@ -916,5 +829,5 @@ async fn insert(
             "a batch's redemptions were not all written",
         ));
     }
-    Ok(rows)
+    Ok(rows.into_iter().zip(counters).collect())
 }

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use kernel::{CardNumber, TownId};
 use platform::{ApiError, ApiResult, Context};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::db::cards::{self, CardRow};
 use crate::db::towns::{self, TownInfo};
@@ -132,9 +135,58 @@ pub fn usable_as_is(row: &CardRow, serial: u32, now: DateTime<Utc>) -> bool {
         && row.expires_at.is_none_or(|e| e > now)
 }
 
+/// `resolve` for the tokens of a batch at once: per job index, its card when
+/// `resolve` would return it as it is; the others (refused, to activate, a bad
+/// token) are missing, for `resolve` to answer alone. `cached`: as for `resolve`.
+pub async fn usable_cards(
+    app: &App,
+    conn: &mut PgConnection,
+    town: TownId,
+    info: &TownInfo,
+    tokens: &[(usize, &str)],
+    cached: bool,
+    now: DateTime<Utc>,
+) -> ApiResult<HashMap<usize, CardRow>> {
+    let mut claims = Vec::with_capacity(tokens.len());
+    for &(i, text) in tokens {
+        if let Ok(c) = verify_token(app, conn, town, info, text).await {
+            claims.push((i, c));
+        }
+    }
+    let mut rows: HashMap<Uuid, CardRow> = HashMap::new();
+    let mut missing = Vec::new();
+    for (_, c) in &claims {
+        let id = c.card_id.as_uuid();
+        match cached.then(|| app.cache.card(id)).flatten() {
+            Some(r) => {
+                rows.insert(id, r);
+            }
+            None => missing.push(id),
+        }
+    }
+    rows.extend(
+        cards::by_ids(conn, &missing)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r)),
+    );
+    let mut out = HashMap::new();
+    for (i, c) in claims {
+        if let Some(r) = rows.get(&c.card_id.as_uuid())
+            && usable_as_is(r, c.token_serial, now)
+        {
+            if cached {
+                app.cache.put_card(r.clone());
+            }
+            out.insert(i, r.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// Verifies a QR token. One verified before (a scan, then its redeem) is taken from
 /// memory while the key that signed it is still one of the town's keys.
-pub async fn verify_token(
+async fn verify_token(
     app: &App,
     conn: &mut PgConnection,
     town: TownId,

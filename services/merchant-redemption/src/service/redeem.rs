@@ -301,6 +301,27 @@ fn budget_error(e: LedgerError) -> ApiError {
     }
 }
 
+/// The entries of a redemption's posting (docs/ledger.md), as (account kind, owner,
+/// amount): the municipality's share from the promotion's budget to the merchant's
+/// receivable, the merchant's own share as a discount granted.
+pub fn discount_entries(
+    q: &Quote,
+    promotion: Uuid,
+    merchant: Uuid,
+) -> Vec<(AccountKind, Option<Uuid>, Decimal)> {
+    let (m, s) = (q.municipality.amount(), q.merchant.amount());
+    let mut out = Vec::with_capacity(4);
+    if !m.is_zero() {
+        out.push((AccountKind::PromotionBudget, Some(promotion), -m));
+        out.push((AccountKind::MerchantReceivable, Some(merchant), m));
+    }
+    if !s.is_zero() {
+        out.push((AccountKind::MerchantOwnDiscount, Some(merchant), s));
+        out.push((AccountKind::DiscountsGranted, None, -s));
+    }
+    out
+}
+
 /// The redemption posting of docs/ledger.md; None when the discount is zero.
 async fn post_discount(
     app: &App,
@@ -315,38 +336,9 @@ async fn post_discount(
         return Ok(None);
     }
     let mut entries = Vec::with_capacity(4);
-    let (m, s) = (q.municipality.amount(), q.merchant.amount());
-    if !m.is_zero() {
-        let budget = app
-            .account(conn, town, AccountKind::PromotionBudget, Some(promotion))
-            .await?;
-        let receivable = app
-            .account(conn, town, AccountKind::MerchantReceivable, Some(merchant))
-            .await?;
-        entries.push(Entry {
-            account: budget,
-            amount: -m,
-        });
-        entries.push(Entry {
-            account: receivable,
-            amount: m,
-        });
-    }
-    if !s.is_zero() {
-        let own = app
-            .account(conn, town, AccountKind::MerchantOwnDiscount, Some(merchant))
-            .await?;
-        let granted = app
-            .account(conn, town, AccountKind::DiscountsGranted, None)
-            .await?;
-        entries.push(Entry {
-            account: own,
-            amount: s,
-        });
-        entries.push(Entry {
-            account: granted,
-            amount: -s,
-        });
+    for (kind, owner, amount) in discount_entries(q, promotion, merchant) {
+        let account = app.account(conn, town, kind, owner).await?;
+        entries.push(Entry { account, amount });
     }
     let posted = ledger::post_owned_key(
         conn,

@@ -291,3 +291,14 @@ pub fn unthrottled() -> merchant_redemption::Config {
         ..merchant_redemption::Config::default()
     }
 }
+
+/// A counter of this process's metrics (0 before it is first counted).
+pub fn metric(ctx: &Context, name: &str) -> u64 {
+    ctx.metrics
+        .render()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
