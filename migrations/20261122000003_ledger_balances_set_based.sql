@@ -1,0 +1,47 @@
+-- A bulk posting's balance changes in one statement when they can be: every change
+-- takes a shard that is free right now (SKIP LOCKED: nothing waits, so the order of
+-- locking does not matter), a guarded debit one that covers it. Only when some change
+-- finds no such shard, or funds a guarded account (spread over all of its shards), is
+-- that attempt undone and every change applied one account at a time, in ascending
+-- order, by `ledger_apply_balance()` as before. A batch of redemptions changes a few
+-- dozen accounts; one call per account cost more than the rest of the batch's writes.
+CREATE OR REPLACE FUNCTION ledger_apply_balances(accounts uuid[], shards smallint[],
+                                                 guarded boolean[], deltas numeric[])
+    RETURNS uuid
+    LANGUAGE plpgsql AS $$
+DECLARE
+    wanted integer;
+    applied integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM unnest(guarded, deltas) AS u(g, d) WHERE u.g AND u.d > 0) THEN
+        BEGIN
+            WITH d AS MATERIALIZED (
+                SELECT u.a, u.g, u.delta FROM unnest(accounts, guarded, deltas) AS u(a, g, delta)
+                WHERE u.delta <> 0),
+            picked AS MATERIALIZED (
+                SELECT d.a, d.delta, (
+                    SELECT b.shard FROM ledger_balances b
+                    WHERE b.account_id = d.a AND (NOT d.g OR b.balance >= -d.delta)
+                    ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED) AS shard
+                FROM d),
+            done AS (
+                UPDATE ledger_balances b SET balance = b.balance + p.delta
+                FROM picked p WHERE b.account_id = p.a AND b.shard = p.shard
+                RETURNING 1)
+            SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM done) INTO wanted, applied;
+            IF applied = wanted THEN
+                RETURN NULL;
+            END IF;
+            RAISE EXCEPTION USING ERRCODE = 'TC002';
+        EXCEPTION WHEN SQLSTATE 'TC002' THEN
+            NULL;
+        END;
+    END IF;
+    FOR i IN 1 .. coalesce(array_length(accounts, 1), 0) LOOP
+        IF deltas[i] <> 0
+           AND NOT ledger_apply_balance(accounts[i], shards[i], guarded[i], deltas[i]) THEN
+            RETURN accounts[i];
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
