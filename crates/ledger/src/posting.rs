@@ -134,15 +134,14 @@ impl Posting {
         }
     }
 
-    pub(crate) fn chain_hash(
+    /// The chained fields' canonical JSON around the lane and sequence, for a
+    /// posting whose lane the database picks (`hash::chain_parts`).
+    pub(crate) fn chain_parts(
         &self,
         id: TransactionId,
-        lane: i16,
-        seq: i64,
         posted_at: DateTime<Utc>,
-        prev: &[u8],
-    ) -> Vec<u8> {
-        hash::chain_hash(prev, &self.chained(id, lane, seq, posted_at))
+    ) -> (Vec<u8>, Vec<u8>) {
+        hash::chain_parts(&self.chained(id, 0, 0, posted_at))
     }
 
     fn body_hash(&self) -> Vec<u8> {
@@ -246,7 +245,7 @@ async fn apply(conn: &mut PgConnection, p: &Posting, body: &[u8]) -> Result<Post
     let now = Utc::now();
     let posted_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
     // The lane is picked in the database, so the hash is finished there too.
-    let (head, tail) = hash::chain_parts(&p.chained(id, 0, 0, posted_at));
+    let (head, tail) = p.chain_parts(id, posted_at);
     let accts: Vec<Uuid> = p.entries.iter().map(|e| e.account.as_uuid()).collect();
     let amounts: Vec<Decimal> = p.entries.iter().map(|e| e.amount).collect();
     // Balances, lane, journal row, entries and the lane's new head in one round trip.
@@ -294,7 +293,7 @@ static KNOWN: LazyLock<Mutex<HashMap<(Uuid, Uuid), Account>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The accounts `ids` of `town`, in `ids` order (ascending); missing ones are left out.
-async fn describe(
+pub(crate) async fn describe(
     conn: &mut PgConnection,
     town: TownId,
     ids: &[Uuid],
