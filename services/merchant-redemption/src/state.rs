@@ -28,8 +28,11 @@ pub struct Config {
     pub offline_max_count: u32,
     pub offline_max_amount: Money,
     /// Tasks per town that write batches of concurrent redeems (0: each redeem in
-    /// its own transaction).
+    /// its own transaction). One: while it writes, the next batch gathers, and
+    /// bigger batches cost the database less per redemption (docs/performance.md).
     pub batch_workers: usize,
+    /// Tasks per town that read batches of concurrent scans (0: each scan alone).
+    pub scan_batch_workers: usize,
 }
 
 impl Default for Config {
@@ -50,7 +53,8 @@ impl Default for Config {
             },
             offline_max_count: 20,
             offline_max_amount: Money::from_cents(10_000),
-            batch_workers: 2,
+            batch_workers: 1,
+            scan_batch_workers: 2,
         }
     }
 }
@@ -79,6 +83,9 @@ impl Config {
         }
         if let Some(v) = num("TOWNCARD_REDEMPTION_BATCH_WORKERS") {
             c.batch_workers = v.min(16) as usize;
+        }
+        if let Some(v) = num("TOWNCARD_REDEMPTION_SCAN_BATCH_WORKERS") {
+            c.scan_batch_workers = v.min(16) as usize;
         }
         if let Some(v) = std::env::var("TOWNCARD_REDEMPTION_OFFLINE_MAX_AMOUNT")
             .ok()
@@ -111,7 +118,7 @@ pub const BUDGET_GATE: usize = 10;
 impl Shared {
     pub fn new(config: Config) -> App {
         Arc::new(Shared {
-            batcher: Batcher::new(config.batch_workers),
+            batcher: Batcher::new(config.batch_workers, config.scan_batch_workers),
             config,
             cache: Cache::default(),
             events: OnceLock::new(),

@@ -62,3 +62,48 @@ pub async fn activate(conn: &mut PgConnection, id: Uuid) -> Result<Option<CardRo
     .await?;
     by_id(conn, id).await
 }
+
+/// What a batch of scans reads, in one call outside any transaction
+/// (`redemption_scan_read`): the cards among `ids`, and the counters at each
+/// (scan, promotion, scope, key) that exist.
+pub struct ScanRead {
+    pub cards: Vec<CardRow>,
+    pub counters: Vec<(i32, Uuid, String, rust_decimal::Decimal)>,
+}
+
+pub async fn scan_read(
+    pool: &sqlx::PgPool,
+    town: Uuid,
+    ids: &[Uuid],
+    scan: &[i32],
+    promotions: &[Uuid],
+    scopes: &[&str],
+    keys: &[&str],
+) -> Result<ScanRead, sqlx::Error> {
+    use sqlx::{FromRow, Row};
+    let rows = sqlx::query("SELECT * FROM redemption_scan_read($1, $2, $3, $4, $5, $6)")
+        .bind(town)
+        .bind(ids)
+        .bind(scan)
+        .bind(promotions)
+        .bind(scopes)
+        .bind(keys)
+        .fetch_all(pool)
+        .await?;
+    let mut out = ScanRead {
+        cards: Vec::new(),
+        counters: Vec::new(),
+    };
+    for r in &rows {
+        match r.try_get::<Option<Uuid>, _>("promotion_id")? {
+            None => out.cards.push(CardRow::from_row(r)?),
+            Some(p) => out.counters.push((
+                r.try_get("scan_index")?,
+                p,
+                r.try_get("scope")?,
+                r.try_get("used")?,
+            )),
+        }
+    }
+    Ok(out)
+}

@@ -52,7 +52,7 @@ async fn scan_card(
     // A scanned card is read with the other scans this process is doing (one
     // transaction for them all); a typed number, or batching off, alone.
     let result = match card {
-        CardRef::Token(token) if app.batcher.enabled() => {
+        CardRef::Token(token) if app.batcher.scans_enabled() => {
             let job = batch::ScanJob::new(actor, token, basket);
             app.batcher.submit_scan(&app, &ctx, job).await?
         }

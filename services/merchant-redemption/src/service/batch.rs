@@ -13,6 +13,7 @@
 
 use std::collections::hash_map;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
@@ -32,7 +33,7 @@ use super::scan::{self, ScanResult};
 use crate::actor::Actor;
 use crate::db::cards::CardRow;
 use crate::db::redemptions::RedemptionRow;
-use crate::db::{counters, promotions};
+use crate::db::{cards, counters, promotions};
 use crate::domain::limits::{self, Bump, Counters};
 use crate::domain::rules::{self, Promotion, Quote};
 use crate::state::App;
@@ -145,23 +146,32 @@ impl Work {
 type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>;
 
 /// Two queues per town (a transaction serves one town), for its redeems and for its
-/// scans (so a scan does not wait for a redeem batch's commit), each drained by
-/// `workers` tasks: while one writes or reads, the next batch gathers.
+/// scans (so a scan does not wait for a redeem batch's commit), drained by
+/// `workers` and `scan_workers` tasks: while a batch is written or read, the next
+/// one gathers in the queue.
 pub struct Batcher {
     workers: usize,
+    scan_workers: usize,
     queues: Mutex<HashMap<(TownId, bool), mpsc::UnboundedSender<Work>>>,
 }
 
 impl Batcher {
-    pub fn new(workers: usize) -> Batcher {
+    pub fn new(workers: usize, scan_workers: usize) -> Batcher {
         Batcher {
             workers,
+            scan_workers,
             queues: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Whether redeems go through batches.
     pub fn enabled(&self) -> bool {
         self.workers > 0
+    }
+
+    /// Whether scans go through batches.
+    pub fn scans_enabled(&self) -> bool {
+        self.scan_workers > 0
     }
 
     pub async fn submit(&self, app: &App, ctx: &Context, mut job: Job) -> Answer {
@@ -207,8 +217,14 @@ impl Batcher {
         let q = queues.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let rx: Queue = Arc::new(tokio::sync::Mutex::new(rx));
-            for _ in 0..self.workers {
-                tokio::spawn(work(app.clone(), ctx.clone(), rx.clone()));
+            let busy = Arc::new(AtomicUsize::new(0));
+            let workers = if key.1 {
+                self.scan_workers
+            } else {
+                self.workers
+            };
+            for _ in 0..workers {
+                tokio::spawn(work(app.clone(), ctx.clone(), rx.clone(), busy.clone()));
             }
             tx
         });
@@ -216,7 +232,13 @@ impl Batcher {
     }
 }
 
-async fn work(app: App, ctx: Context, rx: Queue) {
+/// How long a task that found only one job waits for a second while another task's
+/// batch is in flight: a job alone costs the database about what a whole batch
+/// does, and under that load the next one is rarely a millisecond away. An idle
+/// queue (no batch in flight) never waits.
+const GATHER_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
+async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>) {
     loop {
         let (mut redeems, mut scans) = (Vec::new(), Vec::new());
         {
@@ -225,16 +247,28 @@ async fn work(app: App, ctx: Context, rx: Queue) {
                 return;
             };
             let mut next = Some(first);
-            while let Some(w) = next.take() {
-                match w {
-                    Work::Redeem(j) => redeems.push(j),
-                    Work::Scan(j) => scans.push(j),
+            let mut waited = false;
+            loop {
+                while let Some(w) = next.take() {
+                    match w {
+                        Work::Redeem(j) => redeems.push(j),
+                        Work::Scan(j) => scans.push(j),
+                    }
+                    if redeems.len() < MAX_BATCH && scans.len() < MAX_BATCH {
+                        next = rx.try_recv().ok();
+                    }
                 }
-                if redeems.len() < MAX_BATCH && scans.len() < MAX_BATCH {
-                    next = rx.try_recv().ok();
+                if waited || redeems.len() + scans.len() > 1 || busy.load(Ordering::Relaxed) == 0 {
+                    break;
                 }
+                waited = true;
+                next = tokio::time::timeout(GATHER_WAIT, rx.recv())
+                    .await
+                    .ok()
+                    .flatten();
             }
         }
+        busy.fetch_add(1, Ordering::Relaxed);
         // (A queue holds one kind; both are handled alike.)
         let scans = async {
             if !scans.is_empty() {
@@ -247,6 +281,7 @@ async fn work(app: App, ctx: Context, rx: Queue) {
             }
         };
         tokio::join!(scans, redeems);
+        busy.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -288,6 +323,9 @@ async fn read_scans(
     jobs: &[ScanJob],
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<Option<ScanResult>>> {
+    if let Some(out) = read_scans_cached(app, ctx, jobs, now).await? {
+        return Ok(out);
+    }
     let town = jobs[0].actor.town;
     let mut tx = db::begin_town(&ctx.db, town).await?;
     let conn: &mut PgConnection = &mut tx;
@@ -303,7 +341,6 @@ async fn read_scans(
     let mut offers: HashMap<Uuid, Vec<Promotion>> = HashMap::new();
     let day = now.with_timezone(&info.tz).date_naive();
     let mut taken = Vec::new();
-    let (mut at, mut p, mut s, mut k) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (n, j) in jobs.iter().enumerate() {
         let Some(c) = cards.get(&n) else {
             continue;
@@ -316,21 +353,138 @@ async fn read_scans(
         if o.iter().any(|p| p.rules.points_cost.is_some()) {
             continue;
         }
-        taken.push((n, c, m, limits::keys(c.id, m, day)));
+        taken.push(Taken {
+            n,
+            card: c.clone(),
+            merchant: m,
+            keys: limits::keys(c.id, m, day),
+        });
     }
-    for (n, _, m, keys) in &taken {
-        for promo in &offers[m] {
+    let (at, p, s, k) = counter_keys(taken.iter().map(|t| (t.n, t.merchant, &t.keys)), &offers);
+    let found = counters::read_many(conn, &at, &p, &s, &k).await?;
+    tx.commit().await?;
+    Ok(scan_answers(jobs, &taken, &offers, found, info.tz, now))
+}
+
+/// A scan taken into the batch: its job's index, card, merchant and limit keys.
+struct Taken {
+    n: usize,
+    card: CardRow,
+    merchant: Uuid,
+    keys: limits::Keys,
+}
+
+/// The common case in one round trip and no transaction: the town, the merchants'
+/// offers and the tokens' keys from the caches, and what the caches may not hold
+/// (cards, all the counters) in one call (`redemption_scan_read`). None when the
+/// town or an offer list is not cached: `read_scans` then reads in a transaction,
+/// which fills the caches. A token that does not verify with the cached keys (a
+/// new key, or a bad token) is scanned alone, as is a card `resolve` would refuse
+/// or activate.
+async fn read_scans_cached(
+    app: &App,
+    ctx: &Context,
+    jobs: &[ScanJob],
+    now: DateTime<Utc>,
+) -> ApiResult<Option<Vec<Option<ScanResult>>>> {
+    let town = jobs[0].actor.town;
+    let Some(info) = app.cache.town(town.as_uuid()) else {
+        return Ok(None);
+    };
+    let mut offers: HashMap<Uuid, Vec<Promotion>> = HashMap::new();
+    for j in jobs {
+        let m = j.actor.merchant.as_uuid();
+        if let hash_map::Entry::Vacant(e) = offers.entry(m) {
+            let Some(o) = app.cache.offers(town.as_uuid(), m) else {
+                return Ok(None);
+            };
+            e.insert(o);
+        }
+    }
+    let day = now.with_timezone(&info.tz).date_naive();
+    let mut claims = Vec::new();
+    let mut rows: HashMap<Uuid, Option<CardRow>> = HashMap::new();
+    for (n, j) in jobs.iter().enumerate() {
+        let m = j.actor.merchant.as_uuid();
+        if offers[&m].iter().any(|p| p.rules.points_cost.is_some()) {
+            continue;
+        }
+        let Ok(claim) = card::verify_cached(app, town, &info, &j.token) else {
+            continue;
+        };
+        let id = claim.card_id.as_uuid();
+        rows.entry(id).or_insert_with(|| app.cache.card(id));
+        claims.push((n, id, claim.token_serial, m, limits::keys(id, m, day)));
+    }
+    let missing: Vec<Uuid> = rows
+        .iter()
+        .filter(|(_, r)| r.is_none())
+        .map(|(id, _)| *id)
+        .collect();
+    // Counters for every claimed card (one that turns out unusable reads a few rows
+    // for nothing).
+    let read = {
+        let scans = claims.iter().map(|(n, _, _, m, keys)| (*n, *m, keys));
+        let (at, p, s, k) = counter_keys(scans, &offers);
+        cards::scan_read(&ctx.db, town.as_uuid(), &missing, &at, &p, &s, &k).await?
+    };
+    for r in read.cards {
+        rows.insert(r.id, Some(r));
+    }
+    let mut taken = Vec::new();
+    for (n, id, serial, merchant, keys) in claims {
+        let Some(Some(row)) = rows.get(&id) else {
+            continue;
+        };
+        if !card::usable_as_is(row, serial, now) {
+            continue;
+        }
+        app.cache.put_card(row.clone());
+        taken.push(Taken {
+            n,
+            card: row.clone(),
+            merchant,
+            keys,
+        });
+    }
+    Ok(Some(scan_answers(
+        jobs,
+        &taken,
+        &offers,
+        read.counters,
+        info.tz,
+        now,
+    )))
+}
+
+/// Every (scan, promotion, scope, key) that scans (index, merchant, limit keys) show.
+fn counter_keys<'a>(
+    scans: impl Iterator<Item = (usize, Uuid, &'a limits::Keys)>,
+    offers: &HashMap<Uuid, Vec<Promotion>>,
+) -> (Vec<i32>, Vec<Uuid>, Vec<&'a str>, Vec<&'a str>) {
+    let (mut at, mut p, mut s, mut k) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (n, merchant, keys) in scans {
+        for promo in &offers[&merchant] {
             for (scope, key) in keys.all() {
-                at.push(*n as i32);
+                at.push(n as i32);
                 p.push(promo.id);
                 s.push(scope);
                 k.push(key);
             }
         }
     }
-    let found = counters::read_many(conn, &at, &p, &s, &k).await?;
-    tx.commit().await?;
+    (at, p, s, k)
+}
 
+/// The taken scans' answers, from their cards, offers and the counters found.
+fn scan_answers(
+    jobs: &[ScanJob],
+    taken: &[Taken],
+    offers: &HashMap<Uuid, Vec<Promotion>>,
+    found: Vec<(i32, Uuid, String, Decimal)>,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Vec<Option<ScanResult>> {
     let mut counts: HashMap<i32, HashMap<Uuid, Counters>> = HashMap::new();
     for (n, promo, scope, used) in found {
         counts
@@ -342,20 +496,20 @@ async fn read_scans(
     }
     let mut out: Vec<Option<ScanResult>> = jobs.iter().map(|_| None).collect();
     let none = HashMap::new();
-    for (n, c, m, keys) in &taken {
-        let cur = counts.get(&(*n as i32)).unwrap_or(&none);
-        out[*n] = Some(scan::summary(
-            (*c).clone(),
-            &offers[m],
+    for t in taken {
+        let cur = counts.get(&(t.n as i32)).unwrap_or(&none);
+        out[t.n] = Some(scan::summary(
+            t.card.clone(),
+            &offers[&t.merchant],
             cur,
             0,
-            jobs[*n].basket,
-            keys,
-            info.tz,
+            jobs[t.n].basket,
+            &t.keys,
+            tz,
             now,
         ));
     }
-    Ok(out)
+    out
 }
 
 /// What becomes of each job of a batch.
@@ -449,26 +603,15 @@ async fn write(
     let lock_keys: Vec<String> = batched(fates)
         .map(|i| format!("{}:{}", town, jobs[i].key))
         .collect();
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(h) FROM (
-             SELECT hashtextextended(k, 42) AS h FROM unnest($1::text[]) AS k ORDER BY 1) s",
-    )
-    .bind(&lock_keys)
-    .execute(&mut *conn)
-    .await?;
     let keys: Vec<&str> = batched(fates).map(|i| jobs[i].key.as_str()).collect();
     let devices: Vec<Uuid> = jobs.iter().filter_map(|j| j.actor.device).collect();
-    let found: Vec<(Option<String>, Option<Uuid>)> = sqlx::query_as(
-        "SELECT idempotency_key, NULL::uuid FROM redemptions
-         WHERE town_id = $1 AND idempotency_key = ANY($2)
-         UNION ALL
-         SELECT NULL, id FROM devices WHERE id = ANY($3) AND revoked_at IS NULL",
-    )
-    .bind(town.as_uuid())
-    .bind(&keys)
-    .bind(&devices)
-    .fetch_all(&mut *conn)
-    .await?;
+    let found: Vec<(Option<String>, Option<Uuid>)> =
+        sqlx::query_as("SELECT used_key, active_device FROM redemption_claim_keys($1, $2, $3)")
+            .bind(&lock_keys)
+            .bind(&keys)
+            .bind(&devices)
+            .fetch_all(&mut *conn)
+            .await?;
     let used: HashSet<&str> = found.iter().filter_map(|(k, _)| k.as_deref()).collect();
     let active: HashSet<Uuid> = found.iter().filter_map(|(_, d)| *d).collect();
     for i in batched(fates).collect::<Vec<_>>() {
@@ -784,7 +927,9 @@ async fn insert(
         counters.push(serde_json::to_value(&d.bumps).map_err(ApiError::internal)?);
     }
     let mut rows: Vec<Written> = sqlx::query_as(
-        "INSERT INTO redemptions (id, town_id, merchant_id, promotion_id, card_id, device_id,
+        "WITH b AS MATERIALIZED (
+             SELECT booking_period($1, $3) AS period, natural_period($1, $3) AS natural)
+         INSERT INTO redemptions (id, town_id, merchant_id, promotion_id, card_id, device_id,
              staff_user_id, receipt_number, idempotency_key, request_hash, basket, discount,
              municipality_share, merchant_share, occurred_at, period, adjustment, journal_tx,
              counters)
@@ -792,13 +937,13 @@ async fn insert(
              $2::text || '-' || to_char(now() AT TIME ZONE 'Europe/Ljubljana', 'YYMMDD') || '-'
                  || lpad(nextval('redemption_receipt_seq')::text, 8, '0'),
              u.key, u.hash, u.basket, u.discount, u.muni, u.share, $3, b.period,
-             b.period <> natural_period($1, $3), u.tx, u.counters
+             b.period <> b.natural, u.tx, u.counters
          FROM unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[],
                      $10::text[], $11::bytea[], $12::numeric[], $13::numeric[], $14::numeric[],
                      $15::numeric[], $16::uuid[], $17::jsonb[])
              AS u(id, merchant, promotion, card, device, staff, key, hash, basket, discount, muni,
                   share, tx, counters)
-         CROSS JOIN (SELECT booking_period($1, $3) AS period) b
+         CROSS JOIN b
          RETURNING id, receipt_number, status, recorded_at,
              (SELECT m.name FROM merchants m WHERE m.id = merchant_id) AS merchant_name",
     )
