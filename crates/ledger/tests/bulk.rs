@@ -116,9 +116,36 @@ async fn a_bulk_batch_cannot_overdraw_a_guarded_budget(admin: PgPool) {
     let batch: Vec<Posting> = (0..11)
         .map(|i| posting(town, format!("r{i}"), budget, receivable, dec!(1.00)))
         .collect();
-    let err = ledger::post_bulk(&mut c, town, &batch).await.err();
+    // Refused inside the caller's transaction: nothing of it stays, and the
+    // transaction goes on (the next bulk posting and the commit work).
+    let mut tx = sqlx::Connection::begin(&mut *c)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = ledger::post_bulk(&mut tx, town, &batch).await.err();
     assert!(
-        matches!(err, Some(ledger::LedgerError::InsufficientBalance(_))),
+        matches!(err, Some(ledger::LedgerError::InsufficientBalance(a)) if a == budget),
         "{err:?}"
     );
+    assert_eq!(
+        ledger::balance_of(&mut tx, budget).await.ok(),
+        Some(dec!(10.00))
+    );
+    let ids = ledger::post_bulk(&mut tx, town, &batch[..10])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids.len(), 10);
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ledger::balance_of(&mut c, budget).await.ok(),
+        Some(dec!(0.00))
+    );
+    assert_eq!(
+        ledger::balance_of(&mut c, receivable).await.ok(),
+        Some(dec!(10.00))
+    );
+    let report = ledger::audit_town(&mut c, town)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.transactions, 11);
 }
