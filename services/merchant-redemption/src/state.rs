@@ -28,8 +28,8 @@ pub struct Config {
     pub offline_max_count: u32,
     pub offline_max_amount: Money,
     /// Tasks per town that write batches of concurrent redeems (0: each redeem in
-    /// its own transaction). One: while it writes, the next batch gathers, and
-    /// bigger batches cost the database less per redemption (docs/performance.md).
+    /// its own transaction). While one writes, the next batch gathers; a second
+    /// starts beside it only with enough jobs (`service::batch`).
     pub batch_workers: usize,
     /// Tasks per town that read batches of concurrent scans (0: each scan alone).
     pub scan_batch_workers: usize,
@@ -53,7 +53,7 @@ impl Default for Config {
             },
             offline_max_count: 20,
             offline_max_amount: Money::from_cents(10_000),
-            batch_workers: 1,
+            batch_workers: 2,
             scan_batch_workers: 2,
         }
     }

@@ -223,13 +223,14 @@ impl Batcher {
             let (tx, rx) = mpsc::unbounded_channel();
             let rx: Queue = Arc::new(tokio::sync::Mutex::new(rx));
             let busy = Arc::new(AtomicUsize::new(0));
-            let workers = if key.1 {
-                self.scan_workers
+            let (workers, gather) = if key.1 {
+                (self.scan_workers, GATHER_SCANS)
             } else {
-                self.workers
+                (self.workers, GATHER_REDEEMS)
             };
             for _ in 0..workers {
-                tokio::spawn(work(app.clone(), ctx.clone(), rx.clone(), busy.clone()));
+                let (app, ctx, rx, busy) = (app.clone(), ctx.clone(), rx.clone(), busy.clone());
+                tokio::spawn(work(app, ctx, rx, busy, gather));
             }
             tx
         });
@@ -237,13 +238,30 @@ impl Batcher {
     }
 }
 
-/// How long a task that found only one job waits for a second while another task's
-/// batch is in flight: a job alone costs the database about what a whole batch
-/// does, and under that load the next one is rarely a millisecond away. An idle
-/// queue (no batch in flight) never waits.
-const GATHER_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+/// How a task gathers its batch while another task's batch of the queue is in
+/// flight: until it holds `min` jobs or `wait` has passed. A small batch costs the
+/// database nearly what a big one does (a job alone about as much as a batch), and
+/// under that load more jobs are rarely far away. An idle queue (no batch in
+/// flight) never waits.
+#[derive(Clone, Copy)]
+struct Gather {
+    min: usize,
+    wait: std::time::Duration,
+}
 
-async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>) {
+/// Redeems: a second batch starts beside the first once it has 8 jobs, or after
+/// 3 ms (docs/performance.md).
+const GATHER_REDEEMS: Gather = Gather {
+    min: 8,
+    wait: std::time::Duration::from_millis(3),
+};
+/// Scans: only a lone scan waits, 1 ms, for a second.
+const GATHER_SCANS: Gather = Gather {
+    min: 2,
+    wait: std::time::Duration::from_millis(1),
+};
+
+async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>, gather: Gather) {
     loop {
         let (mut redeems, mut scans) = (Vec::new(), Vec::new());
         {
@@ -252,7 +270,7 @@ async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>) {
                 return;
             };
             let mut next = Some(first);
-            let mut waited = false;
+            let until = tokio::time::Instant::now() + gather.wait;
             loop {
                 while let Some(w) = next.take() {
                     match w {
@@ -263,11 +281,13 @@ async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>) {
                         next = rx.try_recv().ok();
                     }
                 }
-                if waited || redeems.len() + scans.len() > 1 || busy.load(Ordering::Relaxed) == 0 {
+                if redeems.len() + scans.len() >= gather.min
+                    || busy.load(Ordering::Relaxed) == 0
+                    || tokio::time::Instant::now() >= until
+                {
                     break;
                 }
-                waited = true;
-                next = tokio::time::timeout(GATHER_WAIT, rx.recv())
+                next = tokio::time::timeout_at(until, rx.recv())
                     .await
                     .ok()
                     .flatten();
