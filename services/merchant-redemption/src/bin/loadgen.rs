@@ -261,7 +261,6 @@ impl Conn {
         self.out.extend_from_slice(body.as_bytes());
         stream.write_all(&self.out).await?;
 
-        let mut chunk = [0u8; 8192];
         let (head, status, length, close) = loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = std::str::from_utf8(&self.buf[..end])?;
@@ -282,18 +281,14 @@ impl Conn {
                 }
                 break (end + 4, status, length, close);
             }
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
+            if stream.read_buf(&mut self.buf).await? == 0 {
                 anyhow::bail!("connection closed");
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         };
         while self.buf.len() < head + length {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
+            if stream.read_buf(&mut self.buf).await? == 0 {
                 anyhow::bail!("connection closed");
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
         self.buf.drain(..head + length);
         if close {

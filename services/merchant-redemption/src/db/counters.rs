@@ -26,32 +26,6 @@ pub async fn read(
     Ok(out)
 }
 
-/// The counters at (promotion, scope, key) for several scans at once, each triple
-/// tagged with its scan's index; only those that exist come back.
-pub async fn read_many(
-    conn: &mut PgConnection,
-    scan: &[i32],
-    promotions: &[Uuid],
-    scopes: &[&str],
-    keys: &[&str],
-) -> Result<Vec<(i32, Uuid, String, Decimal)>, sqlx::Error> {
-    // LATERAL … LIMIT 1: one primary-key lookup per triple, whatever the statistics.
-    sqlx::query_as(
-        "SELECT u.i, u.p, u.s, c.used
-         FROM unnest($1::int4[], $2::uuid[], $3::text[], $4::text[]) AS u(i, p, s, k)
-         CROSS JOIN LATERAL (
-             SELECT rc.used FROM redemption_counters rc
-             WHERE rc.promotion_id = u.p AND rc.scope = u.s AND rc.key = u.k
-             LIMIT 1) c",
-    )
-    .bind(scan)
-    .bind(promotions)
-    .bind(scopes)
-    .bind(keys)
-    .fetch_all(conn)
-    .await
-}
-
 /// Raises one counter if it stays within its limit; returns the new value, or
 /// None when the limit is reached. Exact under concurrency: the row lock orders
 /// concurrent raisers and each sees the committed value.

@@ -50,7 +50,7 @@ async fn scan_card(
     }
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
     // A scanned card is read with the other scans this process is doing (one
-    // transaction for them all); a typed number, or batching off, alone.
+    // read for them all); a typed number, or batching off, alone.
     let result = match card {
         CardRef::Token(token) if app.batcher.scans_enabled() => {
             let job = batch::ScanJob::new(actor, token, basket);

@@ -33,7 +33,8 @@ use super::scan::{self, ScanResult};
 use crate::actor::Actor;
 use crate::db::cards::CardRow;
 use crate::db::redemptions::RedemptionRow;
-use crate::db::{cards, counters, promotions};
+use crate::db::towns::TownInfo;
+use crate::db::{cards, promotions};
 use crate::domain::limits::{self, Bump, Counters};
 use crate::domain::rules::{self, Promotion, Quote};
 use crate::state::App;
@@ -310,9 +311,8 @@ async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>, gather:
     }
 }
 
-/// Reads the scans' cards, offers and counters in one transaction; a scan it
-/// cannot answer from them (a card to activate or refuse, an offer with points)
-/// goes through `scan::online` alone.
+/// Reads the scans' cards and counters together (`read_scans`); a scan it cannot
+/// answer from them goes through `scan::online` alone.
 async fn run_scans(app: &App, ctx: &Context, mut jobs: Vec<ScanJob>) {
     let mut answers: Vec<Option<ScanResult>> = jobs.iter().map(|_| None).collect();
     if jobs.len() > 1 {
@@ -342,90 +342,36 @@ async fn run_scans(app: &App, ctx: &Context, mut jobs: Vec<ScanJob>) {
     futures::future::join_all(alone).await;
 }
 
+/// Answers the scans it can from one call and no transaction
+/// (`redemption_scan_read`: the cards not in the cache and every counter the offers
+/// show, in one snapshot). The town (code, zone, QR keys) and each merchant's offers
+/// come from the caches, or else from a short transaction that also fills them. A
+/// token that does not verify with those keys (a new key, a bad token), a card
+/// `resolve` would refuse or activate, and a shop with a points offer (it needs the
+/// card's points) are left to `scan::online`.
 async fn read_scans(
     app: &App,
     ctx: &Context,
     jobs: &[ScanJob],
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<Option<ScanResult>>> {
-    if let Some(out) = read_scans_cached(app, ctx, jobs, now).await? {
-        return Ok(out);
-    }
     let town = jobs[0].actor.town;
-    let mut tx = db::begin_town(&ctx.db, town).await?;
-    let conn: &mut PgConnection = &mut tx;
-    let info = card::town_info(app, conn, town, false).await?;
-
-    // Cards: from the cache while it is live, the others read together; one that
-    // `resolve` would refuse or activate is left to it.
-    let tokens: Vec<(usize, &str)> = jobs.iter().map(|j| j.token.as_str()).enumerate().collect();
-    let cards = card::usable_cards(app, conn, town, &info, &tokens, true, now).await?;
-
-    // Offers per merchant; one with points needs the card's points: left alone.
-    // Then every counter the taken scans show, in one query.
-    let mut offers: HashMap<Uuid, Vec<Promotion>> = HashMap::new();
-    let day = now.with_timezone(&info.tz).date_naive();
-    let mut taken = Vec::new();
-    for (n, j) in jobs.iter().enumerate() {
-        let Some(c) = cards.get(&n) else {
-            continue;
-        };
-        let m = j.actor.merchant.as_uuid();
-        let o = match offers.entry(m) {
-            hash_map::Entry::Occupied(e) => e.into_mut(),
-            hash_map::Entry::Vacant(e) => e.insert(scan::offers_of(app, conn, town, m).await?),
-        };
-        if o.iter().any(|p| p.rules.points_cost.is_some()) {
-            continue;
+    let (info, offers) = match cached_scan_inputs(app, town, jobs) {
+        Some(found) => found,
+        None => {
+            let mut tx = db::begin_town(&ctx.db, town).await?;
+            let info = card::town_info(app, &mut tx, town, false).await?;
+            let mut offers = HashMap::new();
+            for j in jobs {
+                let m = j.actor.merchant.as_uuid();
+                if let hash_map::Entry::Vacant(e) = offers.entry(m) {
+                    e.insert(scan::offers_of(app, &mut tx, town, m).await?);
+                }
+            }
+            tx.commit().await?;
+            (info, offers)
         }
-        taken.push(Taken {
-            n,
-            card: c.clone(),
-            merchant: m,
-            keys: limits::keys(c.id, m, day),
-        });
-    }
-    let (at, p, s, k) = counter_keys(taken.iter().map(|t| (t.n, t.merchant, &t.keys)), &offers);
-    let found = counters::read_many(conn, &at, &p, &s, &k).await?;
-    tx.commit().await?;
-    Ok(scan_answers(jobs, &taken, &offers, found, info.tz, now))
-}
-
-/// A scan taken into the batch: its job's index, card, merchant and limit keys.
-struct Taken {
-    n: usize,
-    card: CardRow,
-    merchant: Uuid,
-    keys: limits::Keys,
-}
-
-/// The common case in one round trip and no transaction: the town, the merchants'
-/// offers and the tokens' keys from the caches, and what the caches may not hold
-/// (cards, all the counters) in one call (`redemption_scan_read`). None when the
-/// town or an offer list is not cached: `read_scans` then reads in a transaction,
-/// which fills the caches. A token that does not verify with the cached keys (a
-/// new key, or a bad token) is scanned alone, as is a card `resolve` would refuse
-/// or activate.
-async fn read_scans_cached(
-    app: &App,
-    ctx: &Context,
-    jobs: &[ScanJob],
-    now: DateTime<Utc>,
-) -> ApiResult<Option<Vec<Option<ScanResult>>>> {
-    let town = jobs[0].actor.town;
-    let Some(info) = app.cache.town(town.as_uuid()) else {
-        return Ok(None);
     };
-    let mut offers: HashMap<Uuid, Vec<Promotion>> = HashMap::new();
-    for j in jobs {
-        let m = j.actor.merchant.as_uuid();
-        if let hash_map::Entry::Vacant(e) = offers.entry(m) {
-            let Some(o) = app.cache.offers(town.as_uuid(), m) else {
-                return Ok(None);
-            };
-            e.insert(o);
-        }
-    }
     let day = now.with_timezone(&info.tz).date_naive();
     let mut claims = Vec::new();
     let mut rows: HashMap<Uuid, Option<CardRow>> = HashMap::new();
@@ -449,69 +395,14 @@ async fn read_scans_cached(
     // Counters for every claimed card (one that turns out unusable reads a few rows
     // for nothing).
     let read = {
-        let scans = claims.iter().map(|(n, _, _, m, keys)| (*n, *m, keys));
-        let (at, p, s, k) = counter_keys(scans, &offers);
+        let (at, p, s, k) = counter_keys(&claims, &offers);
         cards::scan_read(&ctx.db, town.as_uuid(), &missing, &at, &p, &s, &k).await?
     };
     for r in read.cards {
         rows.insert(r.id, Some(r));
     }
-    let mut taken = Vec::new();
-    for (n, id, serial, merchant, keys) in claims {
-        let Some(Some(row)) = rows.get(&id) else {
-            continue;
-        };
-        if !card::usable_as_is(row, serial, now) {
-            continue;
-        }
-        app.cache.put_card(row.clone());
-        taken.push(Taken {
-            n,
-            card: row.clone(),
-            merchant,
-            keys,
-        });
-    }
-    Ok(Some(scan_answers(
-        jobs,
-        &taken,
-        &offers,
-        read.counters,
-        info.tz,
-        now,
-    )))
-}
-
-/// Every (scan, promotion, scope, key) that scans (index, merchant, limit keys) show.
-fn counter_keys<'a>(
-    scans: impl Iterator<Item = (usize, Uuid, &'a limits::Keys)>,
-    offers: &HashMap<Uuid, Vec<Promotion>>,
-) -> (Vec<i32>, Vec<Uuid>, Vec<&'a str>, Vec<&'a str>) {
-    let (mut at, mut p, mut s, mut k) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (n, merchant, keys) in scans {
-        for promo in &offers[&merchant] {
-            for (scope, key) in keys.all() {
-                at.push(n as i32);
-                p.push(promo.id);
-                s.push(scope);
-                k.push(key);
-            }
-        }
-    }
-    (at, p, s, k)
-}
-
-/// The taken scans' answers, from their cards, offers and the counters found.
-fn scan_answers(
-    jobs: &[ScanJob],
-    taken: &[Taken],
-    offers: &HashMap<Uuid, Vec<Promotion>>,
-    found: Vec<(i32, Uuid, String, Decimal)>,
-    tz: chrono_tz::Tz,
-    now: DateTime<Utc>,
-) -> Vec<Option<ScanResult>> {
     let mut counts: HashMap<i32, HashMap<Uuid, Counters>> = HashMap::new();
-    for (n, promo, scope, used) in found {
+    for (n, promo, scope, used) in read.counters {
         counts
             .entry(n)
             .or_default()
@@ -521,20 +412,62 @@ fn scan_answers(
     }
     let mut out: Vec<Option<ScanResult>> = jobs.iter().map(|_| None).collect();
     let none = HashMap::new();
-    for t in taken {
-        let cur = counts.get(&(t.n as i32)).unwrap_or(&none);
-        out[t.n] = Some(scan::summary(
-            t.card.clone(),
-            &offers[&t.merchant],
-            cur,
+    for (n, id, serial, merchant, keys) in claims {
+        let Some(Some(row)) = rows.get(&id) else {
+            continue;
+        };
+        if !card::usable_as_is(row, serial, now) {
+            continue;
+        }
+        app.cache.put_card(row.clone());
+        out[n] = Some(scan::summary(
+            row.clone(),
+            &offers[&merchant],
+            counts.get(&(n as i32)).unwrap_or(&none),
             0,
-            jobs[t.n].basket,
-            &t.keys,
-            tz,
+            jobs[n].basket,
+            &keys,
+            info.tz,
             now,
         ));
     }
-    out
+    Ok(out)
+}
+
+/// The town and every merchant's offers, when the caches hold them all.
+fn cached_scan_inputs(
+    app: &App,
+    town: TownId,
+    jobs: &[ScanJob],
+) -> Option<(TownInfo, HashMap<Uuid, Vec<Promotion>>)> {
+    let info = app.cache.town(town.as_uuid())?;
+    let mut offers = HashMap::new();
+    for j in jobs {
+        let m = j.actor.merchant.as_uuid();
+        if let hash_map::Entry::Vacant(e) = offers.entry(m) {
+            e.insert(app.cache.offers(town.as_uuid(), m)?);
+        }
+    }
+    Some((info, offers))
+}
+
+/// Every (scan, promotion, scope, key) the claimed scans show.
+fn counter_keys<'a>(
+    claims: &'a [(usize, Uuid, u32, Uuid, limits::Keys)],
+    offers: &HashMap<Uuid, Vec<Promotion>>,
+) -> (Vec<i32>, Vec<Uuid>, Vec<&'a str>, Vec<&'a str>) {
+    let (mut at, mut p, mut s, mut k) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (n, _, _, merchant, keys) in claims {
+        for promo in &offers[merchant] {
+            for (scope, key) in keys.all() {
+                at.push(*n as i32);
+                p.push(promo.id);
+                s.push(scope);
+                k.push(key);
+            }
+        }
+    }
+    (at, p, s, k)
 }
 
 /// What becomes of each job of a batch.
@@ -653,7 +586,7 @@ async fn write(
     let tokens: Vec<(usize, &str)> = batched(fates)
         .map(|i| (i, jobs[i].token.as_str()))
         .collect();
-    let cards = card::usable_cards(app, conn, town, &info, &tokens, false, now).await?;
+    let cards = card::usable_cards(app, conn, town, &info, &tokens, now).await?;
 
     // Offers and quotes: the promotion must be this merchant's offer, give a
     // discount without points, and pass its rules; each bump must fit on its own.

@@ -135,16 +135,16 @@ pub fn usable_as_is(row: &CardRow, serial: u32, now: DateTime<Utc>) -> bool {
         && row.expires_at.is_none_or(|e| e > now)
 }
 
-/// `resolve` for the tokens of a batch at once: per job index, its card when
-/// `resolve` would return it as it is; the others (refused, to activate, a bad
-/// token) are missing, for `resolve` to answer alone. `cached`: as for `resolve`.
+/// `resolve` for the tokens of a redeem batch at once, with the card rows read
+/// fresh: per job index, its card when `resolve` would return it as it is; the
+/// others (refused, to activate, a bad token) are missing, for `resolve` to answer
+/// alone.
 pub async fn usable_cards(
     app: &App,
     conn: &mut PgConnection,
     town: TownId,
     info: &TownInfo,
     tokens: &[(usize, &str)],
-    cached: bool,
     now: DateTime<Utc>,
 ) -> ApiResult<HashMap<usize, CardRow>> {
     let mut claims = Vec::with_capacity(tokens.len());
@@ -153,31 +153,17 @@ pub async fn usable_cards(
             claims.push((i, c));
         }
     }
-    let mut rows: HashMap<Uuid, CardRow> = HashMap::new();
-    let mut missing = Vec::new();
-    for (_, c) in &claims {
-        let id = c.card_id.as_uuid();
-        match cached.then(|| app.cache.card(id)).flatten() {
-            Some(r) => {
-                rows.insert(id, r);
-            }
-            None => missing.push(id),
-        }
-    }
-    rows.extend(
-        cards::by_ids(conn, &missing)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r)),
-    );
+    let ids: Vec<Uuid> = claims.iter().map(|(_, c)| c.card_id.as_uuid()).collect();
+    let rows: HashMap<Uuid, CardRow> = cards::by_ids(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
     let mut out = HashMap::new();
     for (i, c) in claims {
         if let Some(r) = rows.get(&c.card_id.as_uuid())
             && usable_as_is(r, c.token_serial, now)
         {
-            if cached {
-                app.cache.put_card(r.clone());
-            }
             out.insert(i, r.clone());
         }
     }
