@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 ensure_services
 ensure_packages
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+# A failing test's message (for the browser tests: every step's output) is what CI
+# shows of a failure; a backtrace of async frames would push it out of view.
+export RUST_BACKTRACE=${TEST_BACKTRACE:-0}
 # playwright-core drives Debian's chromium; it never downloads a browser.
 (cd services/settlement/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 (cd services/merchant-redemption/tests/browser && npm ci --no-audit --no-fund --loglevel=error)

@@ -147,8 +147,13 @@ async fn the_counter_tablet_works_in_headless_chromium(admin: PgPool) {
     .unwrap_or_else(|e| panic!("node is needed: {e}"));
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "browser steps failed:\n{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    // Both streams in the message: a browser that does not start says so on stderr.
+    assert!(
+        out.status.success(),
+        "browser steps failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains(" 0 failed"));
 
     // The camera redemption went through the API and the ledger.

@@ -52,8 +52,13 @@ async fn the_console_works_in_headless_chromium(admin: PgPool) {
         .await
         .unwrap_or_else(|e| panic!("node is needed: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "browser steps failed:\n{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    // Both streams in the message: a browser that does not start says so on stderr.
+    assert!(
+        out.status.success(),
+        "browser steps failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains(" 0 failed"));
     assert_eq!(
         w.status("2026-02").await,
