@@ -41,6 +41,9 @@ try {
 
   await step('the login page speaks Slovenian by default and refuses a wrong password', async () => {
     await page.goto(base + '/settlement/console');
+    // The form shows once the words are loaded (a fetch after DOMContentLoaded,
+    // which can finish after the page's load event).
+    await page.waitForSelector('#login-form:not([hidden])');
     assert.equal(await page.textContent('#login-form h1'), 'Prijava');
     await page.fill('input[name=town]', town);
     await page.fill('input[name=email]', 'admin@town.test');
