@@ -126,3 +126,25 @@ pub fn token(ctx: &Context, role: Role, town: TownId, merchant: Option<MerchantI
         .issue(UserId::new().to_string(), role, town, merchant)
         .unwrap_or_else(|e| panic!("{}", e.message))
 }
+
+/// Runs a browser test script, `node SCRIPT ARGS...` in `dir` (playwright-core
+/// driving Chromium), and checks that every step passed. The script runs on the
+/// blocking pool, so a server under test on this runtime keeps serving. Both output
+/// streams are printed and, on failure, put in the message: a browser that does not
+/// start says so on stderr.
+pub async fn browser_steps(dir: &'static str, script: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) {
+    let mut cmd = std::process::Command::new("node");
+    cmd.current_dir(dir).arg(script).args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("node is needed: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser steps failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains(" 0 failed"));
+}

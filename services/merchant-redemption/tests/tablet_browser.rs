@@ -131,30 +131,8 @@ async fn the_counter_tablet_works_in_headless_chromium(admin: PgPool) {
     .unwrap_or_else(|e| panic!("{e}"));
 
     let browser_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    // Blocking pool: the server under test keeps running on the test's runtime.
-    let (base, setup_arg, y4m_arg) = (api.base.clone(), setup.clone(), y4m.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .current_dir(browser_dir)
-            .arg("tablet.mjs")
-            .arg(&base)
-            .arg(&setup_arg)
-            .arg(&y4m_arg)
-            .output()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-    .unwrap_or_else(|e| panic!("node is needed: {e}"));
+    platform::testing::browser_steps(browser_dir, "tablet.mjs", &[&api.base, &setup, &y4m]).await;
     let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n{stderr}");
-    // Both streams in the message: a browser that does not start says so on stderr.
-    assert!(
-        out.status.success(),
-        "browser steps failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains(" 0 failed"));
 
     // The camera redemption went through the API and the ledger.
     let online = count(

@@ -44,22 +44,7 @@ async fn the_console_works_in_headless_chromium(admin: PgPool) {
     assert_eq!(r.status(), 200);
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-    let base = w.base.clone();
-    let out = tokio::process::Command::new("node")
-        .current_dir(dir)
-        .args(["console.mjs", &base, "koper"])
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("node is needed: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n{stderr}");
-    // Both streams in the message: a browser that does not start says so on stderr.
-    assert!(
-        out.status.success(),
-        "browser steps failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains(" 0 failed"));
+    platform::testing::browser_steps(dir, "console.mjs", &[&w.base, &"koper"]).await;
     assert_eq!(
         w.status("2026-02").await,
         "closed",
