@@ -23,7 +23,7 @@ BEGIN
     -- Each account and transaction once (a batch's entries share them); LATERAL
     -- ... LIMIT 1: an index lookup each, whatever the planner guesses of the
     -- transition table's size.
-    SELECT n.transaction_id, n.account_id, a.ok IS NOT NULL AS account_ok
+    SELECT n.transaction_id, n.account_id, n.account_id IS NULL OR a.ok IS NOT NULL AS account_ok
     INTO bad
     FROM (SELECT DISTINCT town_id, account_id, NULL::uuid AS transaction_id FROM new_entries
           UNION ALL

@@ -377,23 +377,95 @@ async fn an_entry_cannot_name_another_towns_account(admin: PgPool) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     // Even the owner, bypassing the ledger and row-level security, cannot add an
-    // entry of this town's transaction on the other town's account.
-    let e = sqlx::query(
-        "INSERT INTO journal_entries (transaction_id, idx, town_id, account_id, amount)
-         VALUES ($1, 9, $2, $3, 1)",
-    )
-    .bind(posted.id.as_uuid())
-    .bind(here.as_uuid())
-    .bind(foreign.as_uuid())
-    .execute(&admin)
-    .await
-    .err()
-    .map(|e| e.to_string());
+    // entry of this town's transaction on the other town's account...
+    let posted = posted.id.as_uuid();
+    let e = insert_entries(&admin, here, &[(posted, 9, foreign)]).await;
     assert!(
         e.as_deref()
             .is_some_and(|m| m.contains("journal_entries_town_account_fkey")),
         "{e:?}"
     );
+    // ...nor one on this town's account of a transaction that is not this town's
+    // (the other town's, or none at all), even beside a good entry.
+    let source = open(&pool, there, AccountKind::MerchantReceivable, "source").await;
+    let theirs = post(&pool, &transfer(there, "t", source, foreign, dec!(1)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for tx in [theirs.id.as_uuid(), uuid::Uuid::now_v7()] {
+        let e = insert_entries(&admin, here, &[(posted, 8, a), (tx, 9, a)]).await;
+        assert!(
+            e.as_deref()
+                .is_some_and(|m| m.contains("journal_entries_transaction_fkey")),
+            "{e:?}"
+        );
+    }
+    let entries: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE transaction_id = $1")
+            .bind(posted)
+            .fetch_one(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(entries, 2, "a refused statement wrote nothing");
+}
+
+/// Inserts entries of 1.00 (transaction, index, account) of `town` in one statement,
+/// as the owner; returns the error it met.
+async fn insert_entries(
+    admin: &PgPool,
+    town: TownId,
+    rows: &[(uuid::Uuid, i16, AccountId)],
+) -> Option<String> {
+    let tx: Vec<uuid::Uuid> = rows.iter().map(|r| r.0).collect();
+    let idx: Vec<i16> = rows.iter().map(|r| r.1).collect();
+    let account: Vec<uuid::Uuid> = rows.iter().map(|r| r.2.as_uuid()).collect();
+    sqlx::query(
+        "INSERT INTO journal_entries (transaction_id, idx, town_id, account_id, amount)
+         SELECT t, i, $4, a, 1 FROM unnest($1::uuid[], $2::int2[], $3::uuid[]) AS u(t, i, a)",
+    )
+    .bind(&tx)
+    .bind(&idx)
+    .bind(&account)
+    .bind(town.as_uuid())
+    .execute(admin)
+    .await
+    .err()
+    .map(|e| e.to_string())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn ledger_accounts_are_never_deleted_or_rekeyed(admin: PgPool) {
+    let pool = app_pool(&admin).await;
+    let town = make_town(&admin, "kept", 210).await;
+    let a = open(&pool, town, AccountKind::MerchantReceivable, "a").await;
+    for sql in [
+        "DELETE FROM ledger_accounts WHERE id = $1",
+        "UPDATE ledger_accounts SET id = gen_random_uuid() WHERE id = $1",
+        "UPDATE ledger_accounts SET town_id = gen_random_uuid() WHERE id = $1",
+    ] {
+        let e = sqlx::query(sql)
+            .bind(a.as_uuid())
+            .execute(&admin)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|m| m.contains("ledger accounts are kept")),
+            "owner could run {sql}: {e:?}"
+        );
+    }
+    let e = sqlx::query("TRUNCATE ledger_accounts CASCADE")
+        .execute(&admin)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(e.is_some(), "owner could truncate the accounts");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_accounts WHERE id = $1")
+        .bind(a.as_uuid())
+        .fetch_one(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(left, 1);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
