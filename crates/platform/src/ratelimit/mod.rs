@@ -38,33 +38,45 @@ pub enum Verdict {
 impl Limiter {
     /// One GCRA step for `key` at `rate`.
     pub async fn check(&self, redis: &ConnectionManager, key: &str, rate: Rate) -> Verdict {
+        self.check_many(redis, &[(key, rate)]).await[0]
+    }
+
+    /// One GCRA step per (key, rate), in order, in one round trip.
+    pub async fn check_many(
+        &self,
+        redis: &ConnectionManager,
+        checks: &[(&str, Rate)],
+    ) -> Vec<Verdict> {
         let now = chrono::Utc::now().timestamp_millis();
+        if checks.is_empty() {
+            return Vec::new();
+        }
         if now < self.skip_until_ms.load(Ordering::Relaxed) {
-            return self.fail_open(None);
+            return checks.iter().map(|_| self.fail_open(None)).collect();
         }
         let mut conn = redis.clone();
-        match tokio::time::timeout(DEADLINE, gcra::step(&mut conn, key, rate, now)).await {
-            Ok(Ok(wait)) => {
+        let cause = match tokio::time::timeout(DEADLINE, gcra::step(&mut conn, checks, now)).await {
+            Ok(Ok(waits)) => {
                 if self.down.swap(false, Ordering::Relaxed) {
                     tracing::info!("rate limiter: Redis is back");
                 }
-                if wait == 0 {
-                    Verdict::Allowed
-                } else {
-                    Verdict::Limited(wait)
-                }
+                return waits
+                    .into_iter()
+                    .map(|wait| match wait {
+                        0 => Verdict::Allowed,
+                        w => Verdict::Limited(w),
+                    })
+                    .collect();
             }
-            Ok(Err(e)) => {
-                self.skip_until_ms
-                    .store(now + BACKOFF_MS, Ordering::Relaxed);
-                self.fail_open(Some(e.to_string()))
-            }
-            Err(_) => {
-                self.skip_until_ms
-                    .store(now + BACKOFF_MS, Ordering::Relaxed);
-                self.fail_open(Some("timed out".into()))
-            }
-        }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        self.skip_until_ms
+            .store(now + BACKOFF_MS, Ordering::Relaxed);
+        checks
+            .iter()
+            .map(|_| self.fail_open(Some(cause.clone())))
+            .collect()
     }
 
     fn fail_open(&self, cause: Option<String>) -> Verdict {
@@ -82,7 +94,21 @@ impl Limiter {
 /// Applies a velocity limit with the process's limiter: over it is 429
 /// `rate_limited`; Redis being down lets the request through.
 pub async fn throttle(ctx: &Context, key: &str, rate: Rate) -> ApiResult<()> {
-    match ctx.limiter.check(&ctx.redis, key, rate).await {
+    verdict(ctx.limiter.check(&ctx.redis, key, rate).await)
+}
+
+/// `throttle` for several keys in one round trip; one result per key.
+pub async fn throttle_many(ctx: &Context, checks: &[(&str, Rate)]) -> Vec<ApiResult<()>> {
+    ctx.limiter
+        .check_many(&ctx.redis, checks)
+        .await
+        .into_iter()
+        .map(verdict)
+        .collect()
+}
+
+fn verdict(v: Verdict) -> ApiResult<()> {
+    match v {
         Verdict::Limited(wait_ms) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

@@ -643,13 +643,17 @@ async fn write(
         });
     }
 
-    // The cards' velocity, counted once: from here a job that goes alone says so.
-    let limited = futures::future::join_all(
-        decided
-            .iter()
-            .map(|d| redeem::throttle_card(app, ctx, &jobs[d.i].actor, &jobs[d.i].card_key)),
-    )
-    .await;
+    // The cards' velocity, counted once, in one round trip: from here a job that
+    // goes alone says so.
+    let card_keys: Vec<String> = decided
+        .iter()
+        .map(|d| redeem::card_rate_key(&jobs[d.i].actor, &jobs[d.i].card_key))
+        .collect();
+    let checks: Vec<(&str, _)> = card_keys
+        .iter()
+        .map(|k| (k.as_str(), app.config.card_rate))
+        .collect();
+    let limited = crate::ratelimit::throttle_many(ctx, &checks).await;
     let mut kept = Vec::with_capacity(decided.len());
     for (d, verdict) in decided.into_iter().zip(limited) {
         match verdict {

@@ -142,12 +142,12 @@ pub async fn throttle_card(
     actor: &Actor,
     card_key: &str,
 ) -> ApiResult<()> {
-    crate::ratelimit::throttle(
-        ctx,
-        &format!("rl:card:{}:{card_key}", actor.town),
-        app.config.card_rate,
-    )
-    .await
+    crate::ratelimit::throttle(ctx, &card_rate_key(actor, card_key), app.config.card_rate).await
+}
+
+/// The card's key in the rate cache.
+pub fn card_rate_key(actor: &Actor, card_key: &str) -> String {
+    format!("rl:card:{}:{card_key}", actor.town)
 }
 
 pub async fn redeem(
