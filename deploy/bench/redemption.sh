@@ -8,9 +8,11 @@
 # allows), writes the same rows in
 # batches of B redemptions per transaction (the least database work a redemption
 # needs), measures an HTTP request at its cheapest (wrk on /healthz), and prints the
-# CPU per transaction of every process.
+# CPU per transaction of every process. The redemption runs and TPC-B alternate in
+# ROUNDS rounds (default 3), each ratio taken within its round (this host's speed
+# drifts within minutes); the verdict is the median.
 #
-#   deploy/bench/redemption.sh [TABLETS] [SECONDS]
+#   [ROUNDS=3] deploy/bench/redemption.sh [TABLETS] [SECONDS]
 #
 # Needs: Postgres on 127.0.0.1:5432 (user postgres, trust), Redis on 6379, pgbench,
 # openssl, wrk (installed from Debian's packages when missing). Creates/overwrites
@@ -92,16 +94,36 @@ timed_wrk() {
 stop_service() { kill "$SERVICE" 2>/dev/null || true; wait "$SERVICE" 2>/dev/null || true; }
 trap 'stop_service; rm -rf "$KEYS"' EXIT
 
+# TPC-B's database first: the rounds below interleave it with the redemption runs.
+psql -d postgres -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
+pgbench -h $PGHOST -p $PGPORT -U postgres -i -q -s "$TABLETS" pgbench >/dev/null 2>&1
+
 run_service
 export BENCH_ADMIN_URL=postgres://postgres@$PGHOST:$PGPORT/towncard_bench
 CARDS=$(( 2500 * SECONDS_ / 20 + 500 ))
-echo "== spread: $TABLETS tablets, one promotion each"
-SPREAD_OUT=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee /dev/stderr)
-SPREAD=$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$SPREAD_OUT")
-SPREAD_CPU=$(awk '/^CPU/ {print $3, $4, $5, $6, $7}' <<<"$SPREAD_OUT")
-echo "== hot: $TABLETS tablets, one promotion (one budget)"
-HOT=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')
-# Redeems written in batches (several tablets' in one transaction), over both runs.
+# This host's speed drifts by half within minutes, so each round runs spread, hot
+# and TPC-B back to back, and each ratio is taken within its round; the verdict
+# is the median round's.
+ROUNDS=${ROUNDS:-3}
+# Before each run the bench database is vacuumed, so that autovacuum does not
+# work off the previous run's rows during the next (pgbench vacuums its own).
+settle() { psql -d towncard_bench -c "VACUUM (ANALYZE)"; }
+SPREADS=() SPREAD_CPUS=() HOTS=() TPSS=() TPS_CPUS=()
+for r in $(seq "$ROUNDS"); do
+  settle
+  echo "== round $r/$ROUNDS: spread, $TABLETS tablets, one promotion each"
+  out=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee /dev/stderr)
+  SPREADS+=("$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$out")")
+  SPREAD_CPUS+=("$(awk '/^CPU/ {print $3, $4, $5, $6, $7}' <<<"$out")")
+  settle
+  echo "== round $r/$ROUNDS: hot, $TABLETS tablets, one promotion (one budget)"
+  HOTS+=("$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')")
+  settle
+  echo "== round $r/$ROUNDS: pgbench TPC-B, $TABLETS clients"
+  read -r t c <<<"$(timed_pgbench -U postgres pgbench)"
+  TPSS+=("$t") TPS_CPUS+=("$c")
+done
+# Redeems written in batches (several tablets' in one transaction), over all runs.
 read -r BATCHED BATCHES <<<"$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '
   /^redemptions_batched_total/ { r = $2 } /^redemption_batches_total/ { b = $2 } END { print r + 0, b + 0 }')"
 echo "== HTTP alone: wrk, $TABLETS connections, GET /healthz"
@@ -171,32 +193,39 @@ for B in ${FLOOR_BATCHES:-4 16}; do
 done
 psql -d towncard_bench -c "ALTER ROLE towncard_app IN DATABASE towncard_bench RESET towncard.town_id"
 
-echo "== pgbench TPC-B, $TABLETS clients"
-psql -d postgres -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
-pgbench -h $PGHOST -p $PGPORT -U postgres -i -q -s "$TABLETS" pgbench >/dev/null 2>&1
-read -r TPS TPS_CPU <<<"$(timed_pgbench -U postgres pgbench)"
-
-
-read -r SPREAD_RATE SCAN_P99 REDEEM_P99 <<<"$SPREAD"
-read -r HOT_RATE HOT_SCAN_P99 HOT_REDEEM_P99 <<<"$HOT"
+median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
-echo "tablets=$TABLETS seconds=$SECONDS_"
-echo "redemptions/s (spread)   $SPREAD_RATE   scan p99 ${SCAN_P99} ms   redeem p99 ${REDEEM_P99} ms"
-echo "redemptions/s (hot)      $HOT_RATE   scan p99 ${HOT_SCAN_P99} ms   redeem p99 ${HOT_REDEEM_P99} ms"
-echo "pgbench TPC-B tps        $TPS"
-awk -v r="$SPREAD_RATE" -v t="$TPS" 'BEGIN { printf "ratio redemptions/pgbench  %.2f  (target >= 1.0)\n", r / t }'
-awk -v h="$HOT_RATE" -v s="$SPREAD_RATE" 'BEGIN { printf "ratio hot/spread           %.2f  (target >= 0.8)\n", h / s }'
+echo "tablets=$TABLETS seconds=$SECONDS_ rounds=$ROUNDS"
+RATIOS="" HOT_RATIOS="" SCAN_P99S="" REDEEM_P99S=""
+for i in $(seq 0 $((ROUNDS - 1))); do
+  read -r s_rate s_scan s_redeem <<<"${SPREADS[$i]}"
+  read -r h_rate h_scan h_redeem <<<"${HOTS[$i]}"
+  t=${TPSS[$i]}
+  ratio=$(awk -v r="$s_rate" -v t="$t" 'BEGIN { printf "%.2f", r / t }')
+  hot_ratio=$(awk -v h="$h_rate" -v s="$s_rate" 'BEGIN { printf "%.2f", h / s }')
+  RATIOS+="$ratio " HOT_RATIOS+="$hot_ratio "
+  SCAN_P99S+="$s_scan $h_scan " REDEEM_P99S+="$s_redeem $h_redeem "
+  printf "round %d: spread %7.1f/s (scan p99 %s, redeem p99 %s ms)  hot %7.1f/s (%s, %s ms)  TPC-B %7.1f tps  ratio %s  hot/spread %s\n" \
+    $((i + 1)) "$s_rate" "$s_scan" "$s_redeem" "$h_rate" "$h_scan" "$h_redeem" "$t" "$ratio" "$hot_ratio"
+done
+TPS=$(median <<<"${TPSS[*]}")
+echo "median ratio redemptions/pgbench  $(median <<<"$RATIOS")  (target >= 1.0)"
+echo "median ratio hot/spread           $(median <<<"$HOT_RATIOS")  (target >= 0.8)"
+echo "median scan p99                   $(median <<<"$SCAN_P99S") ms  (target < 5; spread and hot runs)"
+echo "median redeem p99                 $(median <<<"$REDEEM_P99S") ms  (target < 25)"
 awk -v r="$BATCHED" -v b="$BATCHES" 'BEGIN { printf "batched redeems           %d in %d transactions (%.1f each)\n", r, b, b ? r / b : 0 }'
 echo "replayed SQL alone tps     $REPLAY   (a scan + a redeem done one by one, no HTTP)"
-awk -v r="$REPLAY" -v t="$TPS" 'BEGIN { printf "ratio replayed SQL/pgbench %.2f  (the most one transaction per redemption allows)\n", r / t }'
+awk -v r="$REPLAY" -v t="$TPS" 'BEGIN { printf "ratio replayed SQL/pgbench %.2f  (the most one transaction per redemption allows; median TPC-B)\n", r / t }'
 echo
 echo "CPU ms per transaction, all processes on this host (2 cores = 2,000 ms each second):"
-read -r C_PG C_SVC C_GEN C_REDIS C_ALL <<<"$SPREAD_CPU"
-echo "  redemption (spread)   postgres $C_PG   service $C_SVC   load generator $C_GEN   redis $C_REDIS   total $C_ALL"
+for i in $(seq 0 $((ROUNDS - 1))); do
+  read -r C_PG C_SVC C_GEN C_REDIS C_ALL <<<"${SPREAD_CPUS[$i]}"
+  read -r T_PG T_CLIENT T_ALL <<<"${TPS_CPUS[$i]}"
+  echo "  round $((i + 1)): redemption (spread)   postgres $C_PG   service $C_SVC   load generator $C_GEN   redis $C_REDIS   total $C_ALL"
+  echo "  round $((i + 1)): pgbench TPC-B         postgres $T_PG   pgbench $T_CLIENT   total $T_ALL"
+done
 read -r R_PG R_CLIENT R_ALL <<<"$REPLAY_CPU"
 echo "  replayed SQL          postgres $R_PG   pgbench $R_CLIENT   total $R_ALL"
-read -r T_PG T_CLIENT T_ALL <<<"$TPS_CPU"
-echo "  pgbench TPC-B         postgres $T_PG   pgbench $T_CLIENT   total $T_ALL"
 echo
 echo "least database work per redemption, batched (deploy/bench/redemption-floor.sql):"
 printf "%s" "$FLOOR_LINES"
