@@ -47,10 +47,10 @@ impl Limiter {
         redis: &ConnectionManager,
         checks: &[(&str, Rate)],
     ) -> Vec<Verdict> {
-        let now = chrono::Utc::now().timestamp_millis();
         if checks.is_empty() {
             return Vec::new();
         }
+        let now = chrono::Utc::now().timestamp_millis();
         if now < self.skip_until_ms.load(Ordering::Relaxed) {
             return checks.iter().map(|_| self.fail_open(None)).collect();
         }
@@ -75,15 +75,15 @@ impl Limiter {
             .store(now + BACKOFF_MS, Ordering::Relaxed);
         checks
             .iter()
-            .map(|_| self.fail_open(Some(cause.clone())))
+            .map(|_| self.fail_open(Some(&cause)))
             .collect()
     }
 
-    fn fail_open(&self, cause: Option<String>) -> Verdict {
+    fn fail_open(&self, cause: Option<&str>) -> Verdict {
         metrics::counter!("ratelimit_fail_open_total").increment(1);
         if !self.down.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                error = cause.as_deref().unwrap_or("unavailable"),
+                error = cause.unwrap_or("unavailable"),
                 "rate limiter: Redis unreachable, limits fail open until it is back"
             );
         }
