@@ -78,6 +78,12 @@ impl Config {
                 burst: v.div_ceil(5).max(1),
             };
         }
+        if let Some(v) = num("TOWNCARD_REDEMPTION_UNLOCK_PER_MINUTE") {
+            c.login_rate = Rate {
+                per_minute: v,
+                burst: v.div_ceil(2).max(1),
+            };
+        }
         if let Some(v) = num("TOWNCARD_REDEMPTION_OFFLINE_MAX_COUNT") {
             c.offline_max_count = v;
         }

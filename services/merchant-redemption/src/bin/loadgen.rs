@@ -1,8 +1,8 @@
 //! Load generator: N simulated tablets doing scan + redeem against a running
 //! merchant-redemption over HTTP. Sets up its own town (QR key, cards, merchants,
-//! staff, promotions) through the owner's database connection, logs in each
-//! tablet through `/auth/login`, then runs for a fixed time and prints rates and
-//! latency percentiles. See deploy/bench/redemption.sh.
+//! staff with PINs, enrolled tablets, promotions) through the owner's database
+//! connection, unlocks each tablet with its PIN (`/redemption/v1/devices/unlock`),
+//! then runs for a fixed time and prints rates and latency percentiles. See deploy/bench/redemption.sh.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +13,7 @@ use clap::Parser;
 use ed25519_dalek::SigningKey;
 use kernel::{CardId, CardNumber};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -45,6 +46,7 @@ struct Args {
 }
 
 const PASSWORD: &str = "bench-password-2026";
+const PIN: &str = "2026";
 
 struct Tablet {
     token: String,
@@ -376,6 +378,7 @@ async fn setup(admin: &PgPool, http: &reqwest::Client, args: &Args) -> anyhow::R
         promo_ids.push(id);
     }
     let hash = platform::password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pin_hash = platform::password::hash(PIN).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tablets = Vec::new();
     for i in 0..args.tablets {
         let merchant = Uuid::now_v7();
@@ -385,19 +388,30 @@ async fn setup(admin: &PgPool, http: &reqwest::Client, args: &Args) -> anyhow::R
         sqlx::query("INSERT INTO promotion_merchants (town_id, promotion_id, merchant_id, status) VALUES ($1, $2, $3, 'approved')")
             .bind(town).bind(promotion).bind(merchant).execute(admin).await?;
         let email = format!("till{i}@{slug}.bench");
-        sqlx::query("INSERT INTO staff_users (id, town_id, merchant_id, email, display_name, role, password_hash)
-                     VALUES ($1, $2, $3, $4, $4, 'merchant_staff', $5)")
-            .bind(Uuid::now_v7()).bind(town).bind(merchant).bind(&email).bind(&hash).execute(admin).await?;
-        let login: Value = http
-            .post(format!("{}/auth/login", args.url))
-            .json(&json!({"town": slug, "email": email, "password": PASSWORD}))
+        sqlx::query("INSERT INTO staff_users (id, town_id, merchant_id, email, display_name, role, password_hash, pin_hash)
+                     VALUES ($1, $2, $3, $4, $4, 'merchant_staff', $5, $6)")
+            .bind(Uuid::now_v7()).bind(town).bind(merchant).bind(&email).bind(&hash).bind(&pin_hash)
+            .execute(admin).await?;
+        // A real tablet: enrolled (its credential's hash stored, as enrolment does),
+        // then unlocked with a PIN; its session names the device, whose own rate
+        // limit and standing every scan and redeem checks.
+        let device = Uuid::now_v7();
+        let secret: [u8; 32] = rand::random();
+        let credential = format!("{town}.{device}.{}", hex::encode(secret));
+        sqlx::query("INSERT INTO devices (id, town_id, merchant_id, name, credential_hash) VALUES ($1, $2, $3, $4, $5)")
+            .bind(device).bind(town).bind(merchant).bind(format!("Till {i}"))
+            .bind(Sha256::digest(credential.as_bytes()).to_vec())
+            .execute(admin).await?;
+        let unlocked: Value = http
+            .post(format!("{}/redemption/v1/devices/unlock", args.url))
+            .json(&json!({"credential": credential, "email": email, "pin": PIN}))
             .send()
             .await?
             .json()
             .await?;
-        let token = login["access_token"]
+        let token = unlocked["access_token"]
             .as_str()
-            .context("login failed")?
+            .with_context(|| format!("unlock failed: {unlocked}"))?
             .to_owned();
         let first = (i * args.cards + 1) as u32;
         let cards = insert_cards(
