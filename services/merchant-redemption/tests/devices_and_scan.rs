@@ -114,6 +114,85 @@ async fn a_tablet_is_enrolled_unlocked_with_a_pin_and_revoked(admin: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn a_tablet_over_its_own_rate_is_refused_in_batches_as_alone(admin: PgPool) {
+    let t = town(&admin, "koper", 101).await;
+    let ctx = context(&admin).await;
+    let mut config = unthrottled();
+    config.device_rate = merchant_redemption::ratelimit::Rate {
+        per_minute: 1,
+        burst: 4,
+    };
+    let api = serve(&ctx, config).await;
+    let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
+    let promo = promotion(
+        &admin,
+        &t,
+        json!({"benefit": {"kind": "percent", "value": "10"}}),
+        "50",
+        "100.00",
+        &[m],
+    )
+    .await;
+    let cs = cards(&admin, &t, 1, 12).await;
+    let codes = |answers: Vec<(u16, serde_json::Value)>| {
+        let mut c: Vec<String> = answers
+            .iter()
+            .map(|(s, b)| format!("{s} {}", b["code"].as_str().unwrap_or("")))
+            .collect();
+        c.sort();
+        c
+    };
+
+    // Six scans at once from one tablet (read in batches): four pass, two are throttled.
+    let (_, a) = tablet(&api, &owner, m, "ana@loggia.si").await;
+    let scans = cs[..6].iter().map(|c| {
+        let r = api.post("/redemption/v1/scan", &a, None, json!({"token": c.token}));
+        async move { json_of(r.await).await }
+    });
+    let answers = futures::future::join_all(scans).await;
+    assert_eq!(
+        codes(answers),
+        [
+            "200 ",
+            "200 ",
+            "200 ",
+            "200 ",
+            "429 rate_limited",
+            "429 rate_limited"
+        ]
+    );
+    let (s, body) = json_of(api.redeem(&a, "a1", &cs[0], promo, "10.00").await).await;
+    assert_eq!((s, body["code"].as_str()), (429, Some("rate_limited")));
+
+    // Six redeems at once from another tablet (its own limit; written in batches):
+    // four written.
+    let (b_device, b) = tablet(&api, &owner, m, "bojan@loggia.si").await;
+    let redeems = cs[6..].iter().enumerate().map(|(n, c)| {
+        let r = api.redeem(&b, &format!("b{n}"), c, promo, "10.00");
+        async move { json_of(r.await).await }
+    });
+    let answers = futures::future::join_all(redeems).await;
+    assert_eq!(
+        codes(answers),
+        [
+            "201 ",
+            "201 ",
+            "201 ",
+            "201 ",
+            "429 rate_limited",
+            "429 rate_limited"
+        ]
+    );
+    let written: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM redemptions WHERE device_id::text = $1")
+            .bind(&b_device)
+            .fetch_one(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, 4, "a throttled redeem writes nothing");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn scan_lists_offers_activates_tourist_cards_and_refuses_old_tokens(admin: PgPool) {
     let t = town(&admin, "koper", 101).await;
     let ctx = context(&admin).await;

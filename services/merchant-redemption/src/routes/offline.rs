@@ -35,8 +35,7 @@ async fn get_offline_pack(
 ) -> ApiResult<ApiJson<OfflinePack>> {
     let actor = Actor::merchant(&user)?;
     let device = offline::device_of(&actor)?;
-    crate::ratelimit::throttle(&ctx, &format!("rl:device:{device}"), app.config.device_rate)
-        .await?;
+    crate::ratelimit::throttle_device(&ctx, Some(device), app.config.device_rate).await?;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;
     let pack = offline::pack(&mut tx, &actor, &app.config, chrono::Utc::now()).await?;
     tx.commit().await?;
@@ -90,8 +89,7 @@ async fn sync_offline(
             format!("send at most {} items per request", sync::MAX_ITEMS),
         ));
     }
-    crate::ratelimit::throttle(&ctx, &format!("rl:device:{device}"), app.config.device_rate)
-        .await?;
+    crate::ratelimit::throttle_device(&ctx, Some(device), app.config.device_rate).await?;
     let mut tx = db::begin_town(&ctx.db, actor.town).await?;
     sync::check_device(&mut tx, device).await?;
     tx.commit().await?;

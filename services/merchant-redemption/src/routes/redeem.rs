@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::AmountText;
 use crate::actor::Actor;
+use crate::ratelimit::throttle_device;
 use crate::service::batch;
 use crate::service::card::CardRef;
 use crate::service::receipt::Receipt;
@@ -48,10 +49,6 @@ async fn redeem_offer(
     let key = super::idempotency_key(&headers)?;
     let basket = req.basket.positive()?;
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
-    if let Some(device) = actor.device {
-        crate::ratelimit::throttle(&ctx, &format!("rl:device:{device}"), app.config.device_rate)
-            .await?;
-    }
     let card_key = super::token_card(req.token.as_deref(), req.card_number.as_deref());
     let request = Request {
         key: &key,
@@ -60,13 +57,17 @@ async fn redeem_offer(
         basket,
     };
     // A scanned card goes through this process's batches (several tablets'
-    // redemptions in one transaction); a typed number, or batching off, alone.
+    // redemptions in one transaction, their tablets' velocity in one call); a
+    // typed number, or batching off, alone.
     let (status, receipt) = match request.card {
         CardRef::Token(token) if app.batcher.enabled() => {
             let job = batch::Job::new(actor, &key, token, req.promotion_id, basket, card_key);
             app.batcher.submit(&app, &ctx, job).await?
         }
-        _ => redeem::online(&app, &ctx, &actor, &request, &card_key, false).await?,
+        _ => {
+            throttle_device(&ctx, actor.device, app.config.device_rate).await?;
+            redeem::online(&app, &ctx, &actor, &request, &card_key, false).await?
+        }
     };
     Ok((status, ApiJson(receipt)))
 }

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::AmountText;
 use crate::actor::Actor;
+use crate::ratelimit::throttle_device;
 use crate::service::batch;
 use crate::service::card::CardRef;
 use crate::service::scan::{self, ScanResult};
@@ -44,19 +45,19 @@ async fn scan_card(
     let actor = Actor::merchant(&user)?;
     let basket = req.basket.as_ref().map(AmountText::positive).transpose()?;
     app.ensure_events(&ctx);
-    if let Some(device) = actor.device {
-        crate::ratelimit::throttle(&ctx, &format!("rl:device:{device}"), app.config.device_rate)
-            .await?;
-    }
     let card = CardRef::from_request(req.token.as_deref(), req.card_number.as_deref())?;
     // A scanned card is read with the other scans this process is doing (one
-    // read for them all); a typed number, or batching off, alone.
+    // read for them all, and one call for their tablets' velocity); a typed
+    // number, or batching off, alone.
     let result = match card {
         CardRef::Token(token) if app.batcher.scans_enabled() => {
             let job = batch::ScanJob::new(actor, token, basket);
             app.batcher.submit_scan(&app, &ctx, job).await?
         }
-        _ => scan::online(&app, &ctx, &actor, card, basket).await?,
+        _ => {
+            throttle_device(&ctx, actor.device, app.config.device_rate).await?;
+            scan::online(&app, &ctx, &actor, card, basket).await?
+        }
     };
     Ok(ApiJson(result))
 }

@@ -22,7 +22,7 @@ use kernel::{AccountId, Money, TownId};
 use ledger::{AccountKind, Entry, Posting, PostingKind};
 use platform::{ApiError, ApiResult, Context, db};
 use rust_decimal::Decimal;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -37,6 +37,7 @@ use crate::db::towns::TownInfo;
 use crate::db::{cards, promotions};
 use crate::domain::limits::{self, Bump, Counters};
 use crate::domain::rules::{self, Promotion, Quote};
+use crate::ratelimit::{self, throttle_device};
 use crate::state::App;
 
 /// The most redemptions one transaction takes.
@@ -179,6 +180,7 @@ impl Batcher {
         let (tx, rx) = oneshot::channel();
         job.reply = Some(tx);
         if let Some(Work::Redeem(job)) = self.send(app, ctx, Work::Redeem(job)) {
+            throttle_device(ctx, job.actor.device, app.config.device_rate).await?;
             return job.alone(app, ctx, false).await;
         }
         rx.await
@@ -199,6 +201,7 @@ impl Batcher {
         let (tx, rx) = oneshot::channel();
         job.reply = Some(tx);
         if let Some(Work::Scan(job)) = self.send(app, ctx, Work::Scan(job)) {
+            throttle_device(ctx, job.actor.device, app.config.device_rate).await?;
             return job.alone(app, ctx).await;
         }
         rx.await
@@ -312,34 +315,41 @@ async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>, gather:
     }
 }
 
-/// Reads the scans' cards and counters together (`read_scans`); a scan it cannot
-/// answer from them goes through `scan::online` alone.
+/// Reads the scans' cards and counters together (`read_scans`), while their
+/// tablets' velocity is checked; a scan it cannot answer from them goes through
+/// `scan::online` alone (a throttled one not at all).
 async fn run_scans(app: &App, ctx: &Context, mut jobs: Vec<ScanJob>) {
-    let mut answers: Vec<Option<ScanResult>> = jobs.iter().map(|_| None).collect();
-    if jobs.len() > 1 {
+    let read = async {
+        if jobs.len() < 2 {
+            return None;
+        }
         match read_scans(app, ctx, &jobs, Utc::now()).await {
             Ok(read) => {
                 metrics::counter!("scans_batched_total")
                     .increment(read.iter().filter(|r| r.is_some()).count() as u64);
-                answers = read;
+                Some(read)
             }
             Err(e) => {
-                tracing::debug!(error = %e.code, "scan batch abandoned; its scans go one by one")
+                tracing::debug!(error = %e.code, "scan batch abandoned; its scans go one by one");
+                None
             }
         }
-    }
-    let alone = jobs
-        .iter_mut()
-        .zip(answers)
-        .map(|(job, answer)| async move {
-            let answer = match answer {
-                Some(r) => Ok(r),
-                None => job.alone(app, ctx).await,
+    };
+    let actors: Vec<&Actor> = jobs.iter().map(|j| &j.actor).collect();
+    let (allowed, read) = tokio::join!(throttle_devices(app, ctx, &actors), read);
+    let answers = read.unwrap_or_else(|| jobs.iter().map(|_| None).collect());
+    let alone = jobs.iter_mut().zip(allowed.into_iter().zip(answers)).map(
+        |(job, (allowed, answer))| async move {
+            let answer = match (allowed, answer) {
+                (Err(e), _) => Err(e),
+                (Ok(()), Some(r)) => Ok(r),
+                (Ok(()), None) => job.alone(app, ctx).await,
             };
             if let Some(tx) = job.reply.take() {
                 let _ = tx.send(answer);
             }
-        });
+        },
+    );
     futures::future::join_all(alone).await;
 }
 
@@ -471,6 +481,28 @@ fn counter_keys<'a>(
     (at, p, s, k)
 }
 
+/// The tablets' own velocity for a batch's jobs, in one Redis call (a batched
+/// request leaves it to its batch); one verdict per job.
+async fn throttle_devices(app: &App, ctx: &Context, actors: &[&Actor]) -> Vec<ApiResult<()>> {
+    let keys: Vec<(usize, String)> = actors
+        .iter()
+        .enumerate()
+        .filter_map(|(n, a)| a.device.map(|d| (n, ratelimit::device_key(d))))
+        .collect();
+    let checks: Vec<(&str, _)> = keys
+        .iter()
+        .map(|(_, k)| (k.as_str(), app.config.device_rate))
+        .collect();
+    let mut out: Vec<ApiResult<()>> = actors.iter().map(|_| Ok(())).collect();
+    for ((n, _), verdict) in keys
+        .iter()
+        .zip(ratelimit::throttle_many(ctx, &checks).await)
+    {
+        out[*n] = verdict;
+    }
+    out
+}
+
 /// What becomes of each job of a batch.
 enum Fate {
     /// Still in the batch.
@@ -486,9 +518,28 @@ enum Fate {
 
 async fn run(app: &App, ctx: &Context, mut jobs: Vec<Job>) {
     let mut fates: Vec<Fate> = jobs.iter().map(|_| Fate::Batched).collect();
-    if jobs.len() > 1 {
+    // The tablets' velocity (before anything is decided: a replay counts too)
+    // while the batch's transaction begins.
+    let begin = async {
+        match jobs.len() {
+            0 | 1 => None,
+            _ => Some(db::begin_town(&ctx.db, jobs[0].actor.town).await),
+        }
+    };
+    let actors: Vec<&Actor> = jobs.iter().map(|j| &j.actor).collect();
+    let (allowed, tx) = tokio::join!(throttle_devices(app, ctx, &actors), begin);
+    for (fate, allowed) in fates.iter_mut().zip(allowed) {
+        if let Err(e) = allowed {
+            *fate = Fate::Answered(Box::new(Err(e)));
+        }
+    }
+    if let Some(tx) = tx {
         let now = Utc::now();
-        match write(app, ctx, &jobs, &mut fates, now).await {
+        let written = match tx {
+            Ok(tx) => write(app, ctx, tx, &jobs, &mut fates, now).await,
+            Err(e) => Err(e.into()),
+        };
+        match written {
             Ok(done) => {
                 metrics::counter!("redemption_batches_total").increment(1);
                 metrics::counter!("redemptions_batched_total").increment(done.len() as u64);
@@ -543,19 +594,19 @@ struct Decided {
 async fn write(
     app: &App,
     ctx: &Context,
+    mut tx: Transaction<'static, Postgres>,
     jobs: &[Job],
     fates: &mut [Fate],
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<(usize, RedemptionRow, serde_json::Value)>> {
     let town = jobs[0].actor.town;
-    let mut tx = db::begin_town(&ctx.db, town).await?;
     let conn: &mut PgConnection = &mut tx;
 
     // Keys: one job per key (a second one waits for the first, alone), locked in
     // one order, then looked up: a replay or a reused key goes alone.
     let mut seen = HashSet::new();
-    for (i, j) in jobs.iter().enumerate() {
-        if !seen.insert(j.key.as_str()) {
+    for i in batched(fates).collect::<Vec<_>>() {
+        if !seen.insert(jobs[i].key.as_str()) {
             fates[i] = Fate::Alone { throttled: false };
         }
     }
@@ -654,7 +705,7 @@ async fn write(
         .iter()
         .map(|k| (k.as_str(), app.config.card_rate))
         .collect();
-    let limited = crate::ratelimit::throttle_many(ctx, &checks).await;
+    let limited = ratelimit::throttle_many(ctx, &checks).await;
     let mut kept = Vec::with_capacity(decided.len());
     for (d, verdict) in decided.into_iter().zip(limited) {
         match verdict {

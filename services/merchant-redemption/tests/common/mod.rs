@@ -302,3 +302,48 @@ pub fn metric(ctx: &Context, name: &str) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// A tablet of merchant `m` enrolled by its owner (`owner`'s bearer) and unlocked
+/// by a new staff member `email` (PIN 4821): (device id, the tablet's bearer).
+pub async fn tablet(api: &Api, owner: &str, m: MerchantId, email: &str) -> (String, String) {
+    let staff =
+        json!({"email": email, "display_name": "Ana", "password": "dolgo-geslo-1", "pin": "4821"});
+    let (s, body) = json_of(
+        api.post(
+            &format!("/redemption/v1/merchants/{m}/staff"),
+            owner,
+            None,
+            staff,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let path = format!("/redemption/v1/merchants/{m}/enrolment-codes");
+    let (s, code) = json_of(
+        api.post(&path, owner, None, json!({"device_name": email}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{code}");
+    let (s, dev) = json_of(
+        api.post(
+            "/redemption/v1/devices/enrol",
+            "",
+            None,
+            json!({"town": "koper", "code": code["code"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{dev}");
+    let unlock = json!({"credential": dev["credential"], "email": email, "pin": "4821"});
+    let (s, session) = json_of(
+        api.post("/redemption/v1/devices/unlock", "", None, unlock)
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{session}");
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    (text(&dev["device_id"]), text(&session["access_token"]))
+}
