@@ -113,12 +113,12 @@ SPREADS=() SPREAD_CPUS=() HOTS=() TPSS=() TPS_CPUS=()
 for r in $(seq "$ROUNDS"); do
   settle
   echo "== round $r/$ROUNDS: spread, $TABLETS tablets, one promotion each"
-  out=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee /dev/stderr)
+  out=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee -a /dev/stderr)
   SPREADS+=("$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$out")")
   SPREAD_CPUS+=("$(awk '/^CPU/ {print $3, $4, $5, $6, $7}' <<<"$out")")
   settle
   echo "== round $r/$ROUNDS: hot, $TABLETS tablets, one promotion (one budget)"
-  HOTS+=("$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')")
+  HOTS+=("$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee -a /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')")
   settle
   echo "== round $r/$ROUNDS: pgbench TPC-B, $TABLETS clients"
   read -r t c <<<"$(timed_pgbench -U postgres pgbench)"

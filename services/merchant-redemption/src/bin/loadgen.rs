@@ -54,7 +54,7 @@ struct Tablet {
     cards: Vec<String>,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let admin = sqlx::postgres::PgPoolOptions::new()
@@ -139,9 +139,9 @@ async fn main() -> anyhow::Result<()> {
     }
     // CPU of each process group over the measured window (see `cpu_ticks`).
     tokio::time::sleep_until(measured_from.into()).await;
-    let cpu_from = cpu_ticks();
+    let cpu_from = tokio::task::spawn_blocking(cpu_ticks).await?;
     tokio::time::sleep_until(deadline.into()).await;
-    let cpu_to = cpu_ticks();
+    let cpu_to = tokio::task::spawn_blocking(cpu_ticks).await?;
     let (mut scans, mut redeems) = (Vec::new(), Vec::new());
     for h in handles {
         let (s, r) = h.await?;
