@@ -72,7 +72,7 @@ pub struct ScanRead {
 }
 
 pub async fn scan_read(
-    pool: &sqlx::PgPool,
+    conn: &mut sqlx::PgConnection,
     town: Uuid,
     ids: &[Uuid],
     scan: &[i32],
@@ -88,7 +88,7 @@ pub async fn scan_read(
         .bind(promotions)
         .bind(scopes)
         .bind(keys)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?;
     let mut out = ScanRead {
         cards: Vec::new(),

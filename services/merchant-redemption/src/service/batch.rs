@@ -22,6 +22,7 @@ use kernel::{AccountId, Money, TownId};
 use ledger::{AccountKind, Entry, Posting, PostingKind};
 use platform::{ApiError, ApiResult, Context, db};
 use rust_decimal::Decimal;
+use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -267,10 +268,19 @@ const GATHER_SCANS: Gather = Gather {
 };
 
 async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>, gather: Gather) {
+    // A scan task keeps its database connection from one batch to the next while
+    // its queue stays busy and the pool has others to spare: taking a pooled
+    // connection and giving it back cost a round trip each (the pool pings it),
+    // which a scan batch's one call would pay again every time. (A redeem batch's
+    // transaction is long enough not to gain measurably: docs/performance.md.)
+    let mut held: Option<PoolConnection<Postgres>> = None;
     loop {
         let (mut redeems, mut scans) = (Vec::new(), Vec::new());
         {
             let mut rx = rx.lock().await;
+            if rx.is_empty() || ctx.db.num_idle() == 0 {
+                held = None;
+            }
             let Some(first) = rx.recv().await else {
                 return;
             };
@@ -299,18 +309,13 @@ async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>, gather:
             }
         }
         busy.fetch_add(1, Ordering::Relaxed);
-        // (A queue holds one kind; both are handled alike.)
-        let scans = async {
-            if !scans.is_empty() {
-                run_scans(&app, &ctx, scans).await;
-            }
-        };
-        let redeems = async {
-            if !redeems.is_empty() {
-                run(&app, &ctx, redeems).await;
-            }
-        };
-        tokio::join!(scans, redeems);
+        // (A queue holds one kind.)
+        if !scans.is_empty() {
+            run_scans(&app, &ctx, &mut held, scans).await;
+        }
+        if !redeems.is_empty() {
+            run(&app, &ctx, redeems).await;
+        }
         busy.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -318,12 +323,32 @@ async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>, gather:
 /// Reads the scans' cards and counters together (`read_scans`), while their
 /// tablets' velocity is checked; a scan it cannot answer from them goes through
 /// `scan::online` alone (a throttled one not at all).
-async fn run_scans(app: &App, ctx: &Context, mut jobs: Vec<ScanJob>) {
+async fn run_scans(
+    app: &App,
+    ctx: &Context,
+    held: &mut Option<PoolConnection<Postgres>>,
+    mut jobs: Vec<ScanJob>,
+) {
     let read = async {
         if jobs.len() < 2 {
             return None;
         }
-        match read_scans(app, ctx, &jobs, Utc::now()).await {
+        let conn = match held {
+            Some(c) => c,
+            None => match ctx.db.acquire().await {
+                Ok(c) => held.insert(c),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no connection for a scan batch; its scans go one by one");
+                    return None;
+                }
+            },
+        };
+        let read = read_scans(app, ctx, conn, &jobs, Utc::now()).await;
+        if read.is_err() {
+            // Not trusted again: back to the pool, which tests it.
+            *held = None;
+        }
+        match read {
             Ok(read) => {
                 metrics::counter!("scans_batched_total")
                     .increment(read.iter().filter(|r| r.is_some()).count() as u64);
@@ -363,6 +388,7 @@ async fn run_scans(app: &App, ctx: &Context, mut jobs: Vec<ScanJob>) {
 async fn read_scans(
     app: &App,
     ctx: &Context,
+    conn: &mut PgConnection,
     jobs: &[ScanJob],
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<Option<ScanResult>>> {
@@ -407,7 +433,7 @@ async fn read_scans(
     // for nothing).
     let read = {
         let (at, p, s, k) = counter_keys(&claims, &offers);
-        cards::scan_read(&ctx.db, town.as_uuid(), &missing, &at, &p, &s, &k).await?
+        cards::scan_read(conn, town.as_uuid(), &missing, &at, &p, &s, &k).await?
     };
     for r in read.cards {
         rows.insert(r.id, Some(r));
