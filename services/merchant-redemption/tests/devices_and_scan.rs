@@ -144,7 +144,9 @@ async fn a_tablet_over_its_own_rate_is_refused_in_batches_as_alone(admin: PgPool
     };
 
     // Six scans at once from one tablet (read in batches): four pass, two are throttled.
-    let (_, a) = tablet(&api, &owner, m, "ana@loggia.si").await;
+    let a = tablet(&api, &owner, m, "ana@loggia.si", "4821")
+        .await
+        .session;
     let scans = cs[..6].iter().map(|c| {
         let r = api.post("/redemption/v1/scan", &a, None, json!({"token": c.token}));
         async move { json_of(r.await).await }
@@ -166,9 +168,9 @@ async fn a_tablet_over_its_own_rate_is_refused_in_batches_as_alone(admin: PgPool
 
     // Six redeems at once from another tablet (its own limit; written in batches):
     // four written.
-    let (b_device, b) = tablet(&api, &owner, m, "bojan@loggia.si").await;
+    let b = tablet(&api, &owner, m, "bojan@loggia.si", "4821").await;
     let redeems = cs[6..].iter().enumerate().map(|(n, c)| {
-        let r = api.redeem(&b, &format!("b{n}"), c, promo, "10.00");
+        let r = api.redeem(&b.session, &format!("b{n}"), c, promo, "10.00");
         async move { json_of(r.await).await }
     });
     let answers = futures::future::join_all(redeems).await;
@@ -185,7 +187,7 @@ async fn a_tablet_over_its_own_rate_is_refused_in_batches_as_alone(admin: PgPool
     );
     let written: i64 =
         sqlx::query_scalar("SELECT count(*) FROM redemptions WHERE device_id::text = $1")
-            .bind(&b_device)
+            .bind(&b.device)
             .fetch_one(&admin)
             .await
             .unwrap_or_else(|e| panic!("{e}"));

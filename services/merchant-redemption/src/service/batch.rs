@@ -343,18 +343,15 @@ async fn run_scans(
                 }
             },
         };
-        let read = read_scans(app, ctx, conn, &jobs, Utc::now()).await;
-        if read.is_err() {
-            // Not trusted again: back to the pool, which tests it.
-            *held = None;
-        }
-        match read {
+        match read_scans(app, ctx, conn, &jobs, Utc::now()).await {
             Ok(read) => {
                 metrics::counter!("scans_batched_total")
                     .increment(read.iter().filter(|r| r.is_some()).count() as u64);
                 Some(read)
             }
             Err(e) => {
+                // The connection is not trusted again: back to the pool, which tests it.
+                *held = None;
                 tracing::debug!(error = %e.code, "scan batch abandoned; its scans go one by one");
                 None
             }

@@ -303,26 +303,35 @@ pub fn metric(ctx: &Context, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A tablet of merchant `m` enrolled by its owner (`owner`'s bearer) and unlocked
-/// by a new staff member `email` (PIN 4821): (device id, the tablet's bearer).
-pub async fn tablet(api: &Api, owner: &str, m: MerchantId, email: &str) -> (String, String) {
-    let staff =
-        json!({"email": email, "display_name": "Ana", "password": "dolgo-geslo-1", "pin": "4821"});
-    let (s, body) = json_of(
+pub struct Tablet {
+    pub device: String,
+    pub credential: String,
+    pub session: String,
+    pub staff: String,
+}
+
+/// A staff member `email` with `pin`, and a tablet of merchant `m` enrolled by its
+/// owner (`owner`'s bearer) and unlocked by them.
+pub async fn tablet(api: &Api, owner: &str, m: MerchantId, email: &str, pin: &str) -> Tablet {
+    let (s, staff) = json_of(
         api.post(
             &format!("/redemption/v1/merchants/{m}/staff"),
             owner,
             None,
-            staff,
+            json!({"email": email, "display_name": "Ana", "password": "dolgo-geslo-1", "pin": pin}),
         )
         .await,
     )
     .await;
-    assert_eq!(s, 201, "{body}");
-    let path = format!("/redemption/v1/merchants/{m}/enrolment-codes");
+    assert_eq!(s, 201, "{staff}");
     let (s, code) = json_of(
-        api.post(&path, owner, None, json!({"device_name": email}))
-            .await,
+        api.post(
+            &format!("/redemption/v1/merchants/{m}/enrolment-codes"),
+            owner,
+            None,
+            json!({"device_name": "Blagajna 1"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(s, 201, "{code}");
@@ -337,13 +346,30 @@ pub async fn tablet(api: &Api, owner: &str, m: MerchantId, email: &str) -> (Stri
     )
     .await;
     assert_eq!(s, 201, "{dev}");
-    let unlock = json!({"credential": dev["credential"], "email": email, "pin": "4821"});
-    let (s, session) = json_of(
-        api.post("/redemption/v1/devices/unlock", "", None, unlock)
-            .await,
-    )
-    .await;
+    let credential = dev["credential"].as_str().unwrap_or_default().to_owned();
+    let (s, session) = json_of(unlock(api, &credential, email, pin).await).await;
     assert_eq!(s, 200, "{session}");
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (text(&dev["device_id"]), text(&session["access_token"]))
+    Tablet {
+        device: dev["device_id"].as_str().unwrap_or_default().to_owned(),
+        credential,
+        session: session["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        staff: staff["id"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+pub fn unlock(
+    api: &Api,
+    credential: &str,
+    email: &str,
+    pin: &str,
+) -> impl Future<Output = reqwest::Response> + use<> {
+    api.post(
+        "/redemption/v1/devices/unlock",
+        "",
+        None,
+        json!({"credential": credential, "email": email, "pin": pin}),
+    )
 }
