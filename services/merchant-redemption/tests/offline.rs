@@ -30,6 +30,45 @@ fn item(card: &Card, promo: Uuid, basket: &str, occurred: chrono::DateTime<Utc>)
            "promotion_id": promo, "basket": basket, "occurred_at": at(occurred)})
 }
 
+/// `end`, or a minute before its local midnight when `end - span` would fall
+/// on the local day before: the per-day limits count Ljubljana's days.
+fn one_local_day(end: chrono::DateTime<Utc>, span: Duration) -> chrono::DateTime<Utc> {
+    let local = end.with_timezone(&chrono_tz::Europe::Ljubljana);
+    let midnight = local
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|m| {
+            m.and_local_timezone(chrono_tz::Europe::Ljubljana)
+                .earliest()
+        })
+        .map_or(end, |m| m.with_timezone(&Utc));
+    if end - span < midnight {
+        midnight - Duration::minutes(1)
+    } else {
+        end
+    }
+}
+
+#[test]
+fn one_local_day_keeps_a_span_before_local_midnight() {
+    let utc = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let span = Duration::minutes(20);
+    // 00:05 in Ljubljana (UTC+1): the span would start the day before.
+    assert_eq!(
+        one_local_day(utc("2026-12-06T23:05:00Z"), span),
+        utc("2026-12-06T22:59:00Z")
+    );
+    // 00:25: the whole span is on the new day.
+    assert_eq!(
+        one_local_day(utc("2026-12-06T23:25:00Z"), span),
+        utc("2026-12-06T23:25:00Z")
+    );
+}
+
 async fn sync(api: &Api, session: &str, items: &[Value]) -> (u16, Value) {
     json_of(
         api.post(
@@ -185,10 +224,11 @@ async fn a_synced_batch_is_booked_once_however_often_it_is_sent(admin: PgPool) {
     .await;
     let cs = cards(&admin, &t, 1, 2).await;
     let now = Utc::now();
-    let a = item(&cs[0], promo, "20.00", now - Duration::minutes(30));
-    let b = item(&cs[1], promo, "10.00", now - Duration::minutes(20));
+    let last = one_local_day(now - Duration::minutes(10), Duration::minutes(20));
+    let a = item(&cs[0], promo, "20.00", last - Duration::minutes(20));
+    let b = item(&cs[1], promo, "10.00", last - Duration::minutes(10));
     // The same card again that day: its per-day limit refuses it.
-    let c = item(&cs[0], promo, "10.00", now - Duration::minutes(10));
+    let c = item(&cs[0], promo, "10.00", last);
 
     let (s, first) = sync(&api, &tab.session, std::slice::from_ref(&a)).await;
     assert_eq!(s, 200, "{first}");
