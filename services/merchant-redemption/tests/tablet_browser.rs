@@ -70,29 +70,7 @@ async fn the_counter_tablet_works_in_headless_chromium(admin: PgPool) {
     let api = serve(&ctx, unthrottled()).await;
     let (m, owner) =
         merchant_with_token(&admin, &ctx, &t, "Kavarna Loggia", Role::MerchantOwner).await;
-    let (s, staff) = json_of(
-        api.post(
-            &format!("/redemption/v1/merchants/{m}/staff"),
-            &owner,
-            None,
-            json!({"email": "ana@loggia.si", "display_name": "Ana",
-                   "password": "dolgo-geslo-1", "pin": "4821"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(s, 201, "{staff}");
-    let (s, code) = json_of(
-        api.post(
-            &format!("/redemption/v1/merchants/{m}/enrolment-codes"),
-            &owner,
-            None,
-            json!({"device_name": "Blagajna 1"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(s, 201, "{code}");
+    let (_, code) = staff_and_code(&api, &owner, m, "ana@loggia.si", "4821").await;
     promotion(
         &admin,
         &t,

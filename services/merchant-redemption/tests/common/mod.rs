@@ -310,9 +310,15 @@ pub struct Tablet {
     pub staff: String,
 }
 
-/// A staff member `email` with `pin`, and a tablet of merchant `m` enrolled by its
-/// owner (`owner`'s bearer) and unlocked by them.
-pub async fn tablet(api: &Api, owner: &str, m: MerchantId, email: &str, pin: &str) -> Tablet {
+/// A staff member `email` with `pin` at merchant `m`, and a one-time enrolment
+/// code for a tablet of theirs, both made by the owner (`owner`'s bearer).
+pub async fn staff_and_code(
+    api: &Api,
+    owner: &str,
+    m: MerchantId,
+    email: &str,
+    pin: &str,
+) -> (Value, Value) {
     let (s, staff) = json_of(
         api.post(
             &format!("/redemption/v1/merchants/{m}/staff"),
@@ -335,6 +341,13 @@ pub async fn tablet(api: &Api, owner: &str, m: MerchantId, email: &str, pin: &st
     )
     .await;
     assert_eq!(s, 201, "{code}");
+    (staff, code)
+}
+
+/// `staff_and_code`, then the tablet enrolled with the code and unlocked by the
+/// staff member.
+pub async fn tablet(api: &Api, owner: &str, m: MerchantId, email: &str, pin: &str) -> Tablet {
+    let (staff, code) = staff_and_code(api, owner, m, email, pin).await;
     let (s, dev) = json_of(
         api.post(
             "/redemption/v1/devices/enrol",
