@@ -308,6 +308,14 @@ pub struct Participation {
     pub status: String,
 }
 
+/// The merchant a merchant owner acts for.
+fn own_merchant(user: &AuthUser) -> ApiResult<Uuid> {
+    user.require(&[Role::MerchantOwner])?;
+    user.merchant()
+        .map(|m| m.as_uuid())
+        .ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))
+}
+
 async fn participate(
     ctx: &Context,
     app: &App,
@@ -359,11 +367,8 @@ async fn join_promotion(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<Participation>> {
-    user.require(&[Role::MerchantOwner])?;
-    let m = user
-        .merchant()
-        .ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))?;
-    participate(&ctx, &app, &user, id, m.as_uuid(), "join").await
+    let m = own_merchant(&user)?;
+    participate(&ctx, &app, &user, id, m, "join").await
 }
 
 /// Leave a joint promotion (merchant owner).
@@ -376,11 +381,8 @@ async fn leave_promotion(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<Participation>> {
-    user.require(&[Role::MerchantOwner])?;
-    let m = user
-        .merchant()
-        .ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))?;
-    participate(&ctx, &app, &user, id, m.as_uuid(), "leave").await
+    let m = own_merchant(&user)?;
+    participate(&ctx, &app, &user, id, m, "leave").await
 }
 
 /// Approve a merchant's request to join (town admin).
