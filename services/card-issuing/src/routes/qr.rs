@@ -47,6 +47,28 @@ impl Size {
     }
 }
 
+/// The card's QR image as `render` draws it, with its content type and QR version.
+async fn card_qr<B: IntoResponse, E: std::fmt::Display>(
+    ctx: &Context,
+    user: &AuthUser,
+    number: &str,
+    size: &Size,
+    content_type: &'static str,
+    render: impl Fn(&str, &str, u32) -> Result<B, E>,
+) -> ApiResult<Response> {
+    let size = size.checked()?;
+    let (token, shown) = token_and_number(ctx, user, number).await?;
+    let image = render(&token, &shown, size).map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (QR_VERSION, version(&token)),
+        ],
+        image,
+    )
+        .into_response())
+}
+
 /// The card's current token and printed number.
 async fn token_and_number(
     ctx: &Context,
@@ -80,17 +102,7 @@ async fn get_card_qr_svg(
     ApiPath(number): ApiPath<String>,
     ApiQuery(size): ApiQuery<Size>,
 ) -> ApiResult<Response> {
-    let size = size.checked()?;
-    let (token, shown) = token_and_number(&ctx, &user, &number).await?;
-    let svg = qr::svg(&token, &shown, size).map_err(ApiError::internal)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml".to_owned()),
-            (QR_VERSION, version(&token)),
-        ],
-        svg,
-    )
-        .into_response())
+    card_qr(&ctx, &user, &number, &size, "image/svg+xml", qr::svg).await
 }
 
 /// The card's QR code as PNG, with its number under it.
@@ -105,15 +117,5 @@ async fn get_card_qr_png(
     ApiPath(number): ApiPath<String>,
     ApiQuery(size): ApiQuery<Size>,
 ) -> ApiResult<Response> {
-    let size = size.checked()?;
-    let (token, shown) = token_and_number(&ctx, &user, &number).await?;
-    let png = qr::png(&token, &shown, size).map_err(ApiError::internal)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/png".to_owned()),
-            (QR_VERSION, version(&token)),
-        ],
-        png,
-    )
-        .into_response())
+    card_qr(&ctx, &user, &number, &size, "image/png", qr::png).await
 }
