@@ -69,6 +69,38 @@ fn one_local_day_keeps_a_span_before_local_midnight() {
     );
 }
 
+/// Loggia of Koper, its owner's token, one unlocked tablet, and an offer of 10 % off,
+/// half co-financed, from a budget of 100.00 (once a day per card if `per_day`).
+struct Shop {
+    t: Town,
+    api: Api,
+    m: MerchantId,
+    owner: String,
+    tab: Tablet,
+    promo: Uuid,
+}
+
+async fn loggia(admin: &PgPool, config: Config, per_day: bool) -> Shop {
+    let t = town(admin, "koper", 101).await;
+    let ctx = context(admin).await;
+    let api = serve(&ctx, config).await;
+    let (m, owner) = merchant_with_token(admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
+    let tab = tablet(&api, &owner, m, "ana@loggia.si", "4821").await;
+    let mut rules = json!({"benefit": {"kind": "percent", "value": "10"}});
+    if per_day {
+        rules["per_card_per_day"] = json!(1);
+    }
+    let promo = promotion(admin, &t, rules, "50", "100.00", &[m]).await;
+    Shop {
+        t,
+        api,
+        m,
+        owner,
+        tab,
+        promo,
+    }
+}
+
 async fn sync(api: &Api, session: &str, items: &[Value]) -> (u16, Value) {
     json_of(
         api.post(
@@ -208,20 +240,15 @@ async fn the_offline_pack_has_keys_this_shops_offers_and_the_towns_cards(admin: 
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_synced_batch_is_booked_once_however_often_it_is_sent(admin: PgPool) {
-    let t = town(&admin, "koper", 101).await;
-    let ctx = context(&admin).await;
-    let api = serve(&ctx, unthrottled()).await;
-    let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
-    let tab = tablet(&api, &owner, m, "ana@loggia.si", "4821").await;
-    let promo = promotion(
-        &admin,
-        &t,
-        json!({"benefit": {"kind": "percent", "value": "10"}, "per_card_per_day": 1}),
-        "50",
-        "100.00",
-        &[m],
-    )
-    .await;
+    let Shop {
+        t,
+        api,
+        m,
+        owner,
+        tab,
+        promo,
+        ..
+    } = loggia(&admin, unthrottled(), true).await;
     let cs = cards(&admin, &t, 1, 2).await;
     let now = Utc::now();
     let last = one_local_day(now - Duration::minutes(10), Duration::minutes(20));
@@ -348,25 +375,19 @@ async fn a_synced_batch_is_booked_once_however_often_it_is_sent(admin: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_offline_allowance_bounds_count_and_amount_per_tablet_and_day(admin: PgPool) {
-    let t = town(&admin, "koper", 101).await;
-    let ctx = context(&admin).await;
     let config = Config {
         offline_max_count: 2,
         offline_max_amount: kernel::Money::from_cents(500),
         ..unthrottled()
     };
-    let api = serve(&ctx, config).await;
-    let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
-    let tab = tablet(&api, &owner, m, "ana@loggia.si", "4821").await;
-    let promo = promotion(
-        &admin,
-        &t,
-        json!({"benefit": {"kind": "percent", "value": "10"}}),
-        "50",
-        "100.00",
-        &[m],
-    )
-    .await;
+    let Shop {
+        t,
+        api,
+        m,
+        tab,
+        promo,
+        ..
+    } = loggia(&admin, config, false).await;
     sqlx::query("UPDATE promotions SET starts_on = current_date - 5 WHERE id = $1")
         .bind(promo)
         .execute(&admin)
@@ -437,20 +458,15 @@ async fn the_offline_allowance_bounds_count_and_amount_per_tablet_and_day(admin:
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_revoked_tablets_batch_is_refused_whole(admin: PgPool) {
-    let t = town(&admin, "koper", 101).await;
-    let ctx = context(&admin).await;
-    let api = serve(&ctx, unthrottled()).await;
-    let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
-    let tab = tablet(&api, &owner, m, "ana@loggia.si", "4821").await;
-    let promo = promotion(
-        &admin,
-        &t,
-        json!({"benefit": {"kind": "percent", "value": "10"}}),
-        "50",
-        "100.00",
-        &[m],
-    )
-    .await;
+    let Shop {
+        t,
+        api,
+        m,
+        owner,
+        tab,
+        promo,
+        ..
+    } = loggia(&admin, unthrottled(), false).await;
     let cs = cards(&admin, &t, 1, 2).await;
     let r = api
         .post(
@@ -672,20 +688,9 @@ async fn zero_negative_and_sub_cent_amounts_are_invalid_amount(admin: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_same_batch_synced_twice_at_once_is_booked_once(admin: PgPool) {
-    let t = town(&admin, "koper", 101).await;
-    let ctx = context(&admin).await;
-    let api = serve(&ctx, unthrottled()).await;
-    let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
-    let tab = tablet(&api, &owner, m, "ana@loggia.si", "4821").await;
-    let promo = promotion(
-        &admin,
-        &t,
-        json!({"benefit": {"kind": "percent", "value": "10"}}),
-        "50",
-        "100.00",
-        &[m],
-    )
-    .await;
+    let Shop {
+        t, api, tab, promo, ..
+    } = loggia(&admin, unthrottled(), false).await;
     let cs = cards(&admin, &t, 1, 8).await;
     let now = Utc::now() - Duration::minutes(1);
     let batch: Vec<Value> = cs.iter().map(|c| item(c, promo, "10.00", now)).collect();
@@ -708,20 +713,9 @@ async fn the_same_batch_synced_twice_at_once_is_booked_once(admin: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_item_of_a_closed_period_is_booked_as_an_adjustment(admin: PgPool) {
-    let t = town(&admin, "koper", 101).await;
-    let ctx = context(&admin).await;
-    let api = serve(&ctx, unthrottled()).await;
-    let (m, owner) = merchant_with_token(&admin, &ctx, &t, "Loggia", Role::MerchantOwner).await;
-    let tab = tablet(&api, &owner, m, "ana@loggia.si", "4821").await;
-    let promo = promotion(
-        &admin,
-        &t,
-        json!({"benefit": {"kind": "percent", "value": "10"}}),
-        "50",
-        "100.00",
-        &[m],
-    )
-    .await;
+    let Shop {
+        t, api, tab, promo, ..
+    } = loggia(&admin, unthrottled(), false).await;
     let card = cards(&admin, &t, 1, 1).await.remove(0);
     let occurred = Utc::now() - Duration::minutes(1);
     sqlx::query(
