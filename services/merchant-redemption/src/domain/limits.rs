@@ -160,3 +160,18 @@ pub fn bumps(r: &Rules, q: &Quote, k: &Keys) -> Vec<Bump> {
     .flatten()
     .collect()
 }
+
+/// What is left of the card's per-card limits for this promotion (None = unlimited).
+pub fn limits_left(bumps: &[Bump], current: &Counters) -> serde_json::Value {
+    let left = |scope: &str, used: i64| {
+        bumps
+            .iter()
+            .find(|b| b.scope == scope)
+            .map(|b| (b.limit - Decimal::from(used)).max(Decimal::ZERO))
+    };
+    serde_json::json!({
+        "per_day": left("card_day", current.card_day),
+        "per_merchant": left("card_merchant", current.card_merchant),
+        "per_promotion": left("card_promotion", current.card_promotion),
+    })
+}

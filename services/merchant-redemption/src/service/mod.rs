@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod card;
 pub mod offline;
+pub mod postings;
 pub mod receipt;
 pub mod redeem;
 pub mod reverse;

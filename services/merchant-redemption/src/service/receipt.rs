@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::redemptions::{self, RedemptionRow};
+use crate::domain::limits::limits_left;
 use crate::domain::limits::{Bump, Counters};
-use crate::service::redeem::limits_left;
 
 #[derive(Serialize, ToSchema)]
 pub struct Receipt {

@@ -4,21 +4,20 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use kernel::{Money, TownId, TransactionId};
-use ledger::{AccountKind, Entry, LedgerError, Posting, PostingKind};
+use kernel::Money;
 use platform::{ApiError, ApiResult, Context, db};
-use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::card::{self, CardRef};
+use super::postings::{post_discount, post_points};
 use super::receipt::{self, Receipt};
 use crate::actor::Actor;
 use crate::db::redemptions::RedemptionRow;
 use crate::db::{counters, promotions, redemptions};
-use crate::domain::limits::{self, Bump, Counters};
-use crate::domain::rules::{self, Quote};
+use crate::domain::limits::{self, Counters};
+use crate::domain::rules;
 use crate::state::App;
 
 pub struct Request<'a> {
@@ -284,142 +283,9 @@ pub async fn apply(
         points_tx: new.points_tx,
         counters: new.counters,
     };
-    Ok((row, limits_left(&bumps, &raised)))
+    Ok((row, limits::limits_left(&bumps, &raised)))
 }
 
 pub fn refusal(r: rules::Refusal) -> ApiError {
     ApiError::conflict(r.code(), r.message())
-}
-
-fn budget_error(e: LedgerError) -> ApiError {
-    match e {
-        LedgerError::InsufficientBalance(_) => ApiError::conflict(
-            "budget_exhausted",
-            "the promotion's co-financing budget is used up",
-        ),
-        other => other.into(),
-    }
-}
-
-/// The entries of a redemption's posting (docs/ledger.md), as (account kind, owner,
-/// amount): the municipality's share from the promotion's budget to the merchant's
-/// receivable, the merchant's own share as a discount granted.
-pub fn discount_entries(
-    q: &Quote,
-    promotion: Uuid,
-    merchant: Uuid,
-) -> Vec<(AccountKind, Option<Uuid>, Decimal)> {
-    let (m, s) = (q.municipality.amount(), q.merchant.amount());
-    let mut out = Vec::with_capacity(4);
-    if !m.is_zero() {
-        out.push((AccountKind::PromotionBudget, Some(promotion), -m));
-        out.push((AccountKind::MerchantReceivable, Some(merchant), m));
-    }
-    if !s.is_zero() {
-        out.push((AccountKind::MerchantOwnDiscount, Some(merchant), s));
-        out.push((AccountKind::DiscountsGranted, None, -s));
-    }
-    out
-}
-
-/// The redemption posting of docs/ledger.md; None when the discount is zero.
-async fn post_discount(
-    app: &App,
-    conn: &mut PgConnection,
-    town: TownId,
-    merchant: Uuid,
-    promotion: Uuid,
-    key: &str,
-    q: &Quote,
-) -> ApiResult<Option<TransactionId>> {
-    if q.discount.is_zero() {
-        return Ok(None);
-    }
-    let mut entries = Vec::with_capacity(4);
-    for (kind, owner, amount) in discount_entries(q, promotion, merchant) {
-        let account = app.account(conn, town, kind, owner).await?;
-        entries.push(Entry { account, amount });
-    }
-    let posted = ledger::post_owned_key(
-        conn,
-        &Posting {
-            town,
-            idempotency_key: format!("redemption:{key}"),
-            kind: PostingKind::Redemption,
-            memo: String::new(),
-            reverses: None,
-            entries,
-        },
-    )
-    .await
-    .map_err(budget_error)?;
-    Ok(Some(posted.id))
-}
-
-/// Points earned or spent (net), in PTS; None when there are none.
-async fn post_points(
-    app: &App,
-    conn: &mut PgConnection,
-    town: TownId,
-    card: Uuid,
-    key: &str,
-    q: &Quote,
-) -> ApiResult<Option<TransactionId>> {
-    let net = i64::from(q.points_earned) - i64::from(q.points_spent);
-    if net == 0 {
-        return Ok(None);
-    }
-    let points = app
-        .account(conn, town, AccountKind::CardPoints, Some(card))
-        .await?;
-    let issued = app
-        .account(conn, town, AccountKind::PointsIssued, None)
-        .await?;
-    let p = Decimal::from(net);
-    let kind = if net > 0 {
-        PostingKind::PointsEarn
-    } else {
-        PostingKind::PointsSpend
-    };
-    let posted = ledger::post_owned_key(
-        conn,
-        &Posting {
-            town,
-            idempotency_key: format!("redemption-points:{key}"),
-            kind,
-            memo: String::new(),
-            reverses: None,
-            entries: vec![
-                Entry {
-                    account: points,
-                    amount: p,
-                },
-                Entry {
-                    account: issued,
-                    amount: -p,
-                },
-            ],
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        LedgerError::InsufficientBalance(_) => refusal(rules::Refusal::PointsInsufficient),
-        other => other.into(),
-    })?;
-    Ok(Some(posted.id))
-}
-
-/// What is left of the card's per-card limits for this promotion (None = unlimited).
-pub fn limits_left(bumps: &[Bump], current: &Counters) -> serde_json::Value {
-    let left = |scope: &str, used: i64| {
-        bumps
-            .iter()
-            .find(|b| b.scope == scope)
-            .map(|b| (b.limit - Decimal::from(used)).max(Decimal::ZERO))
-    };
-    serde_json::json!({
-        "per_day": left("card_day", current.card_day),
-        "per_merchant": left("card_merchant", current.card_merchant),
-        "per_promotion": left("card_promotion", current.card_promotion),
-    })
 }

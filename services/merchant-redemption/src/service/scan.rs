@@ -16,9 +16,9 @@ use super::card::{self, CardRef};
 use crate::actor::Actor;
 use crate::db::cards::CardRow;
 use crate::db::{counters, promotions};
+use crate::domain::limits::limits_left;
 use crate::domain::limits::{self, Counters};
 use crate::domain::rules::{self, Benefit, Promotion};
-use crate::service::redeem::limits_left;
 use crate::state::App;
 
 #[derive(Serialize, ToSchema)]

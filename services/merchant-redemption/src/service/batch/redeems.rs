@@ -247,7 +247,7 @@ async fn write(
         kept.into_iter().zip(written).zip(after).zip(journal)
     {
         let j = &jobs[d.i];
-        let limits = redeem::limits_left(&d.bumps, &used);
+        let limits = limits::limits_left(&d.bumps, &used);
         let row = RedemptionRow {
             id: w.id,
             merchant_id: j.actor.merchant.as_uuid(),

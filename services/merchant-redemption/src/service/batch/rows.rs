@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::Job;
 use super::redeems::Decided;
 use crate::domain::limits::{self, Counters};
-use crate::service::redeem;
+use crate::service::postings;
 use crate::state::App;
 
 /// Raises every counter of the batch by the batch's total, in the single path's
@@ -108,7 +108,7 @@ pub(super) async fn post(
     for d in kept {
         let merchant = jobs[d.i].actor.merchant.as_uuid();
         let mut entries = Vec::with_capacity(4);
-        for (kind, owner, amount) in redeem::discount_entries(&d.quote, d.promo.id, merchant) {
+        for (kind, owner, amount) in postings::discount_entries(&d.quote, d.promo.id, merchant) {
             let account = match seen.get(&(kind, owner)) {
                 Some(a) => *a,
                 None => {
