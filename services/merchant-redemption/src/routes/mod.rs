@@ -5,6 +5,7 @@ use utoipa_axum::router::OpenApiRouter;
 mod devices;
 mod merchants;
 mod offline;
+mod participation;
 mod promotions;
 mod receipts;
 mod redeem;
@@ -16,6 +17,7 @@ pub fn router() -> OpenApiRouter<Context> {
         .merge(merchants::router())
         .merge(devices::router())
         .merge(promotions::router())
+        .merge(participation::router())
         .merge(scan::router())
         .merge(redeem::router())
         .merge(reversals::router())
