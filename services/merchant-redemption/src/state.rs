@@ -28,8 +28,10 @@ pub struct Config {
     pub offline_max_count: u32,
     pub offline_max_amount: Money,
     /// Tasks per town that write batches of concurrent redeems (0: each redeem in
-    /// its own transaction). While one writes, the next batch gathers; a second
-    /// starts beside it only with enough jobs (`service::batch`).
+    /// its own transaction). While one writes, the next batch gathers; another
+    /// starts beside those in flight only with enough jobs (`service::batch`).
+    /// Three rather than two: a redeem that arrives while two batches are being
+    /// written need not wait for one of them (docs/performance.md).
     pub batch_workers: usize,
     /// Tasks per town that read batches of concurrent scans (0: each scan alone).
     pub scan_batch_workers: usize,
@@ -53,7 +55,7 @@ impl Default for Config {
             },
             offline_max_count: 20,
             offline_max_amount: Money::from_cents(10_000),
-            batch_workers: 2,
+            batch_workers: 3,
             scan_batch_workers: 2,
         }
     }

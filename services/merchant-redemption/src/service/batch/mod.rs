@@ -251,8 +251,8 @@ struct Gather {
     wait: std::time::Duration,
 }
 
-/// Redeems: a second batch starts beside the first once it has 14 jobs, or after
-/// 5 ms (bigger batches cost less per redemption; much bigger ones leave the cores
+/// Redeems: another batch starts beside those in flight once it has 14 jobs, or
+/// after 5 ms (bigger batches cost less per redemption; much bigger ones leave the cores
 /// idle: docs/performance.md).
 const GATHER_REDEEMS: Gather = Gather {
     min: 14,
