@@ -51,3 +51,10 @@ pub fn require_owner_or_admin(user: &AuthUser, merchant: MerchantId) -> ApiResul
     user.require_merchant(merchant)?;
     Ok(())
 }
+
+/// The merchant a merchant owner acts for (joining or leaving a promotion).
+pub fn own_merchant(user: &AuthUser) -> ApiResult<MerchantId> {
+    user.require(&[Role::MerchantOwner])?;
+    user.merchant()
+        .ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))
+}

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::promotions::not_found;
+use crate::actor::own_merchant;
 use crate::db::promotions as q;
 use crate::events;
 use crate::state::App;
@@ -29,14 +30,6 @@ pub struct Participation {
     pub merchant_id: Uuid,
     /// pending (awaiting the town's approval), approved or left.
     pub status: String,
-}
-
-/// The merchant a merchant owner acts for.
-fn own_merchant(user: &AuthUser) -> ApiResult<Uuid> {
-    user.require(&[Role::MerchantOwner])?;
-    user.merchant()
-        .map(|m| m.as_uuid())
-        .ok_or_else(|| ApiError::forbidden("forbidden_merchant", "no merchant"))
 }
 
 async fn participate(
@@ -90,7 +83,7 @@ async fn join_promotion(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<Participation>> {
-    let m = own_merchant(&user)?;
+    let m = own_merchant(&user)?.as_uuid();
     participate(&ctx, &app, &user, id, m, "join").await
 }
 
@@ -104,7 +97,7 @@ async fn leave_promotion(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<Participation>> {
-    let m = own_merchant(&user)?;
+    let m = own_merchant(&user)?.as_uuid();
     participate(&ctx, &app, &user, id, m, "leave").await
 }
 
