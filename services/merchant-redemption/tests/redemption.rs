@@ -32,6 +32,29 @@ async fn count(admin: &PgPool, sql: &'static str) -> i64 {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Redeems every card of `cards` at once, the calls dealt to `apis` in turn, the
+/// n-th with the key `{prefix}{n}`; the answers in the cards' order.
+async fn redeem_all<'a>(
+    apis: &[&Api],
+    bearer: &str,
+    cards: impl IntoIterator<Item = &'a Card>,
+    promo: uuid::Uuid,
+    basket: &str,
+    prefix: &str,
+) -> Vec<(u16, serde_json::Value)> {
+    join_all(cards.into_iter().enumerate().map(|(i, card)| {
+        let api = apis[i % apis.len()];
+        async move {
+            json_of(
+                api.redeem(bearer, &format!("{prefix}{i}"), card, promo, basket)
+                    .await,
+            )
+            .await
+        }
+    }))
+    .await
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn once_a_day_limit_gives_exactly_one_of_200_concurrent(admin: PgPool) {
     let t = town(&admin, "koper", 101).await;
@@ -40,18 +63,7 @@ async fn once_a_day_limit_gives_exactly_one_of_200_concurrent(admin: PgPool) {
     let rules = json!({"benefit": {"kind": "percent", "value": "10"}, "per_card_per_day": 1});
     let promo = promotion(&admin, &t, rules, "50", "1000.00", &[m]).await;
     let card = cards(&admin, &t, 1, 1).await.remove(0);
-    let calls = (0..200).map(|i| {
-        let api = if i % 2 == 0 { &a } else { &b };
-        let (bearer, card) = (&bearer, &card);
-        async move {
-            json_of(
-                api.redeem(bearer, &format!("k{i}"), card, promo, "20.00")
-                    .await,
-            )
-            .await
-        }
-    });
-    let results = join_all(calls).await;
+    let results = redeem_all(&[&a, &b], &bearer, [&card; 200], promo, "20.00", "k").await;
     let ok = results.iter().filter(|(s, _)| *s == 201).count();
     let limited = results
         .iter()
@@ -85,18 +97,7 @@ async fn budget_for_100_gives_exactly_100_of_1000_concurrent(admin: PgPool) {
     let rules = json!({"benefit": {"kind": "fixed", "value": "2.00"}});
     let promo = promotion(&admin, &t, rules, "50", "100.00", &[m]).await;
     let cards = cards(&admin, &t, 1, 1000).await;
-    let calls = cards.iter().enumerate().map(|(i, card)| {
-        let api = if i % 2 == 0 { &a } else { &b };
-        let bearer = &bearer;
-        async move {
-            json_of(
-                api.redeem(bearer, &format!("b{i}"), card, promo, "10.00")
-                    .await,
-            )
-            .await
-        }
-    });
-    let results = join_all(calls).await;
+    let results = redeem_all(&[&a, &b], &bearer, &cards, promo, "10.00", "b").await;
     let ok = results.iter().filter(|(s, _)| *s == 201).count();
     let exhausted = results
         .iter()
@@ -143,17 +144,7 @@ async fn concurrent_redeems_are_batched_and_each_gets_its_own_exact_receipt(admi
     let rules = json!({"benefit": {"kind": "percent", "value": "10"}, "per_card_per_day": 2});
     let promo = promotion(&admin, &t, rules, "30", "1000.00", &[m]).await;
     let cards = cards(&admin, &t, 1, 120).await;
-    let calls = cards.iter().enumerate().map(|(i, card)| {
-        let (api, bearer) = (&api, &bearer);
-        async move {
-            json_of(
-                api.redeem(bearer, &format!("c{i}"), card, promo, "33.35")
-                    .await,
-            )
-            .await
-        }
-    });
-    let results = join_all(calls).await;
+    let results = redeem_all(&[&api], &bearer, &cards, promo, "33.35", "c").await;
     let mut receipts = std::collections::HashSet::new();
     for (s, body) in &results {
         assert_eq!(*s, 201, "{body}");
@@ -204,17 +195,7 @@ async fn concurrent_redeems_are_batched_and_each_gets_its_own_exact_receipt(admi
         120
     );
     // A second round for the same cards: each gets the last of its two a day.
-    let again = join_all(cards.iter().enumerate().map(|(i, card)| {
-        let (api, bearer) = (&api, &bearer);
-        async move {
-            json_of(
-                api.redeem(bearer, &format!("d{i}"), card, promo, "10.00")
-                    .await,
-            )
-            .await
-        }
-    }))
-    .await;
+    let again = redeem_all(&[&api], &bearer, &cards, promo, "10.00", "d").await;
     for (s, body) in &again {
         assert_eq!(*s, 201, "{body}");
         assert_eq!(body["limits_left"]["per_day"], "0", "{body}");
