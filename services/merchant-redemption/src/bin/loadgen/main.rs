@@ -149,16 +149,16 @@ async fn main() -> anyhow::Result<()> {
         refused.load(Ordering::Relaxed),
         n as f64 / secs
     );
-    println!(
-        "scan_ms p50={:.2} p99={:.2}",
-        pct(&mut scans, 0.50),
-        pct(&mut scans, 0.99)
-    );
-    println!(
-        "redeem_ms p50={:.2} p99={:.2}",
-        pct(&mut redeems, 0.50),
-        pct(&mut redeems, 0.99)
-    );
+    for (name, v) in [("scan_ms", &mut scans), ("redeem_ms", &mut redeems)] {
+        println!(
+            "{name} p50={:.2} p90={:.2} p95={:.2} p99={:.2} max={:.2}",
+            pct(v, 0.50),
+            pct(v, 0.90),
+            pct(v, 0.95),
+            pct(v, 0.99),
+            pct(v, 1.0)
+        );
+    }
     // Ticks are 1/100 s (USER_HZ); ms of CPU per successful redemption.
     let per = |group: &str| {
         let d = cpu_to.get(group).copied().unwrap_or(0) - cpu_from.get(group).copied().unwrap_or(0);
