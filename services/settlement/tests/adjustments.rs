@@ -52,17 +52,8 @@ async fn an_adjust_decision_posts_the_correction_into_the_next_open_period(admin
     let m = w.fx.merchants[0].id;
     let owner = w.token(Role::MerchantOwner, Some(MerchantId::from_uuid(m)));
     let r = w
-        .http
-        .post(format!(
-            "{}/settlement/v1/periods/2026-03/merchants/{m}/claim",
-            w.base
-        ))
-        .bearer_auth(&owner)
-        .header("content-type", "text/csv")
-        .body(format!("{CLAIM}A-9,5.00,0.50\n"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .claim(&owner, "2026-03", m, format!("{CLAIM}A-9,5.00,0.50\n"))
+        .await;
     assert_eq!(r.status(), 200);
     let march = w
         .json(&w.admin_token(), "/settlement/v1/periods/2026-03/summary")
@@ -213,17 +204,13 @@ async fn a_budget_that_cannot_cover_an_adjustment_refuses_it(admin: PgPool) {
     let m = w.fx.merchants[0].id;
     let owner = w.token(Role::MerchantOwner, Some(MerchantId::from_uuid(m)));
     let r = w
-        .http
-        .post(format!(
-            "{}/settlement/v1/periods/2026-03/merchants/{m}/claim",
-            w.base
-        ))
-        .bearer_auth(&owner)
-        .header("content-type", "text/csv")
-        .body("receipt_number,basket,discount\nB-1,40.00,5000.00\n")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .claim(
+            &owner,
+            "2026-03",
+            m,
+            "receipt_number,basket,discount\nB-1,40.00,5000.00\n",
+        )
+        .await;
     assert_eq!(r.status(), 200);
     // The budget is 1,000.00; half of 5,000.00 does not fit.
     let t = w.admin_token();

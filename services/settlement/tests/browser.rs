@@ -31,16 +31,13 @@ async fn the_console_works_in_headless_chromium(admin: PgPool) {
     let m = w.fx.merchants[0].id;
     let owner = w.token(Role::MerchantOwner, Some(MerchantId::from_uuid(m)));
     let r = w
-        .http
-        .post(format!(
-            "{}/settlement/v1/periods/2026-03/merchants/{m}/claim",
-            w.base
-        ))
-        .bearer_auth(owner)
-        .body("receipt_number,basket,discount\nC-1,40.00,4.00\nC-2,20.00,2.50\n")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .claim(
+            &owner,
+            "2026-03",
+            m,
+            "receipt_number,basket,discount\nC-1,40.00,4.00\nC-2,20.00,2.50\n",
+        )
+        .await;
     assert_eq!(r.status(), 200);
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");

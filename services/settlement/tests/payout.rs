@@ -83,24 +83,9 @@ async fn reconciliation_lists_each_difference_and_records_the_decision(admin: Pg
     // Excel-style claim: C-1 matches, C-2 differs, C-3 is missing, C-9 is extra.
     let claim =
         "\u{feff}Račun;Košarica;Popust\r\nC-1;40,00;4,00\r\nC-2;20,00;2,50\r\nC-9;5,00;0,50\r\n";
-    let r = w
-        .http
-        .post(format!("{}{base}/claim", w.base))
-        .bearer_auth(&owner)
-        .header("content-type", "text/csv")
-        .body(claim)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = w.claim(&owner, "2026-03", m, claim).await;
     assert_eq!(r.status(), 200);
-    let bad = w
-        .http
-        .post(format!("{}{base}/claim", w.base))
-        .bearer_auth(&owner)
-        .body("nonsense")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let bad = w.claim(&owner, "2026-03", m, "nonsense").await;
     assert_eq!(bad.status(), 422);
     let rec = w.json(&owner, &format!("{base}/reconciliation")).await;
     let status: Vec<(String, String)> = rec["items"]

@@ -125,6 +125,27 @@ impl World {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A merchant's claim for the month: its own list of receipts, as CSV text.
+    pub async fn claim(
+        &self,
+        token: &str,
+        month: &str,
+        merchant: uuid::Uuid,
+        csv: impl Into<String>,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!(
+                "{}/settlement/v1/periods/{month}/merchants/{merchant}/claim",
+                self.base
+            ))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     pub async fn json(&self, token: &str, path: &str) -> serde_json::Value {
         let r = self.get(token, path).await;
         assert_eq!(r.status(), 200, "{path}");
