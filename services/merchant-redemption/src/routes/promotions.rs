@@ -2,7 +2,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::NaiveDate;
 use kernel::{Money, Percent, Role};
-use ledger::{AccountKind, Entry, Posting, PostingKind};
 use platform::error::{ApiJson, ApiPath, ErrorBody};
 use platform::{ApiError, ApiResult, AuthUser, Context, db};
 use rust_decimal::Decimal;
@@ -15,6 +14,7 @@ use uuid::Uuid;
 use crate::db::promotions::{self as q, NewPromotion, PromotionRow};
 use crate::domain::rules::Rules;
 use crate::events;
+use crate::service::postings;
 
 pub fn router() -> OpenApiRouter<Context> {
     OpenApiRouter::new()
@@ -160,7 +160,7 @@ async fn create_promotion(
     )
     .await?;
     if let Some(b) = req.budget_total.filter(|b| b.is_positive()) {
-        fund(&mut tx, town, id, b, &format!("promotion-budget:{id}")).await?;
+        postings::fund_budget(&mut tx, town, id, b, &format!("promotion-budget:{id}")).await?;
     }
     let row = q::by_id(&mut tx, id)
         .await?
@@ -168,48 +168,6 @@ async fn create_promotion(
     tx.commit().await?;
     events::promotion_changed(&ctx.redis, town.as_uuid(), id).await;
     Ok((StatusCode::CREATED, ApiJson(row.into())))
-}
-
-async fn fund(
-    conn: &mut sqlx::PgConnection,
-    town: kernel::TownId,
-    promo: Uuid,
-    amount: Money,
-    key: &str,
-) -> ApiResult<()> {
-    let open = |kind: AccountKind, owner: Option<Uuid>| ledger::NewAccount {
-        town,
-        kind,
-        owner,
-        name: format!("{} {}", kind.as_str(), owner.unwrap_or_default()),
-    };
-    let funding =
-        ledger::ensure_account(conn, &open(AccountKind::MunicipalityFunding, None)).await?;
-    let budget =
-        ledger::ensure_account(conn, &open(AccountKind::PromotionBudget, Some(promo))).await?;
-    let a = amount.amount();
-    ledger::post(
-        conn,
-        &Posting {
-            town,
-            idempotency_key: key.to_owned(),
-            kind: PostingKind::BudgetFunding,
-            memo: "promotion budget".into(),
-            reverses: None,
-            entries: vec![
-                Entry {
-                    account: funding,
-                    amount: -a,
-                },
-                Entry {
-                    account: budget,
-                    amount: a,
-                },
-            ],
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -245,7 +203,7 @@ async fn fund_promotion(
             "an own offer has no co-financing budget",
         ));
     }
-    fund(
+    postings::fund_budget(
         &mut tx,
         user.town(),
         id,

@@ -1,8 +1,9 @@
-//! A redemption's ledger postings (docs/ledger.md): the discount, split between the
+//! The ledger postings of merchant-redemption (docs/ledger.md): a promotion's
+//! co-financing budget funded, and a redemption's discount, split between the
 //! promotion's budget and the merchant, and the card's points.
 
-use kernel::{TownId, TransactionId};
-use ledger::{AccountKind, Entry, LedgerError, Posting, PostingKind};
+use kernel::{Money, TownId, TransactionId};
+use ledger::{AccountKind, Entry, LedgerError, NewAccount, Posting, PostingKind};
 use platform::{ApiError, ApiResult};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
@@ -20,6 +21,50 @@ fn budget_error(e: LedgerError) -> ApiError {
         ),
         other => other.into(),
     }
+}
+
+/// Moves `amount` from the municipality's funding into the promotion's budget (the
+/// budget funding posting of docs/ledger.md), opening either account if needed.
+pub async fn fund_budget(
+    conn: &mut PgConnection,
+    town: TownId,
+    promotion: Uuid,
+    amount: Money,
+    key: &str,
+) -> Result<TransactionId, LedgerError> {
+    let open = |kind: AccountKind, owner: Option<Uuid>| NewAccount {
+        town,
+        kind,
+        owner,
+        name: format!("{} {}", kind.as_str(), owner.unwrap_or_default()),
+    };
+    let funding =
+        ledger::ensure_account(conn, &open(AccountKind::MunicipalityFunding, None)).await?;
+    let budget =
+        ledger::ensure_account(conn, &open(AccountKind::PromotionBudget, Some(promotion))).await?;
+    let a = amount.amount();
+    let posted = ledger::post(
+        conn,
+        &Posting {
+            town,
+            idempotency_key: key.to_owned(),
+            kind: PostingKind::BudgetFunding,
+            memo: "promotion budget".into(),
+            reverses: None,
+            entries: vec![
+                Entry {
+                    account: funding,
+                    amount: -a,
+                },
+                Entry {
+                    account: budget,
+                    amount: a,
+                },
+            ],
+        },
+    )
+    .await?;
+    Ok(posted.id)
 }
 
 /// The entries of a redemption's posting (docs/ledger.md), as (account kind, owner,

@@ -129,41 +129,14 @@ pub async fn promotion(
 }
 
 pub async fn fund(admin: &PgPool, town: TownId, promo: Uuid, amount: &str) {
-    use ledger::{AccountKind, Entry, NewAccount, Posting, PostingKind};
     let mut conn = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
-    let open = |kind, owner| NewAccount {
-        town,
-        kind,
-        owner,
-        name: "t".into(),
-    };
-    let funding = ledger::ensure_account(&mut conn, &open(AccountKind::MunicipalityFunding, None))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let budget =
-        ledger::ensure_account(&mut conn, &open(AccountKind::PromotionBudget, Some(promo)))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    let a: rust_decimal::Decimal = amount.parse().unwrap_or_else(|e| panic!("{e}"));
-    ledger::post(
+    let amount = kernel::Money::parse(amount).unwrap_or_else(|e| panic!("{e}"));
+    merchant_redemption::service::postings::fund_budget(
         &mut conn,
-        &Posting {
-            town,
-            idempotency_key: format!("fund:{promo}"),
-            kind: PostingKind::BudgetFunding,
-            memo: String::new(),
-            reverses: None,
-            entries: vec![
-                Entry {
-                    account: funding,
-                    amount: -a,
-                },
-                Entry {
-                    account: budget,
-                    amount: a,
-                },
-            ],
-        },
+        town,
+        promo,
+        amount,
+        &format!("fund:{promo}"),
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));

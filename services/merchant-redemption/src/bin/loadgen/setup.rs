@@ -53,7 +53,14 @@ pub async fn tablets(
         sqlx::query("INSERT INTO promotions (id, town_id, name, co_financing_percent, rules, starts_on, ends_on)
                      VALUES ($1, $2, $3, 50, $4, current_date - 1, current_date + 30)")
             .bind(id).bind(town).bind(format!("Bench {p}")).bind(rules).execute(admin).await?;
-        fund(&mut conn, town, id).await?;
+        merchant_redemption::service::postings::fund_budget(
+            &mut conn,
+            kernel::TownId::from_uuid(town),
+            id,
+            kernel::Money::from_cents(1_000_000_000),
+            &format!("bench-fund:{id}"),
+        )
+        .await?;
         promo_ids.push(id);
     }
     let hash = platform::password::hash(PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -111,44 +118,6 @@ pub async fn tablets(
         });
     }
     Ok(tablets)
-}
-
-async fn fund(conn: &mut sqlx::PgConnection, town: Uuid, promo: Uuid) -> anyhow::Result<()> {
-    use ledger::{AccountKind, Entry, NewAccount, Posting, PostingKind};
-    let town = kernel::TownId::from_uuid(town);
-    let open = |kind, owner| NewAccount {
-        town,
-        kind,
-        owner,
-        name: "bench".into(),
-    };
-    let funding =
-        ledger::ensure_account(conn, &open(AccountKind::MunicipalityFunding, None)).await?;
-    let budget =
-        ledger::ensure_account(conn, &open(AccountKind::PromotionBudget, Some(promo))).await?;
-    let a = rust_decimal::Decimal::from(10_000_000);
-    ledger::post(
-        conn,
-        &Posting {
-            town,
-            idempotency_key: format!("bench-fund:{promo}"),
-            kind: PostingKind::BudgetFunding,
-            memo: String::new(),
-            reverses: None,
-            entries: vec![
-                Entry {
-                    account: funding,
-                    amount: -a,
-                },
-                Entry {
-                    account: budget,
-                    amount: a,
-                },
-            ],
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
