@@ -54,19 +54,21 @@ run_service() {
 }
 # CPU ticks (1/100 s) so far of Postgres backends, pgbench, the service and wrk, for
 # the per-transaction CPU of the pgbench and wrk runs (the load generator prints its
-# own for the redemptions).
+# own for the redemptions), then the cores' busy and all ticks (/proc/stat; idle
+# and I/O wait are not busy).
 cpu_ticks() {
   { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '{
     i = index($0, " ("); j = match($0, /\) [A-Z] /); c = substr($0, i + 2, j - i - 2)
     split(substr($0, j + 2), f, " "); t = f[12] + f[13]
     if (c ~ /^postgres/) pg += t; else if (c ~ /^pgbench/) b += t
     else if (c ~ /^merchant-redemp/) s += t; else if (c == "wrk") w += t
-  } END { print pg + 0, b + 0, s + 0, w + 0 }'
+  } END { printf "%d %d %d %d ", pg, b, s, w }'
+  awk '/^cpu / { a = 0; for (k = 2; k <= 9; k++) a += $k; print a - $5 - $6, a; exit }' /proc/stat
 }
 # Runs pgbench with $CLIENTS (default $TABLETS) clients for $SECONDS_ s (extra
-# arguments appended); prints its tps and the ms of CPU per transaction of Postgres,
-# pgbench and both, sampled from the 2nd second to the one before last (backends
-# exit at the end).
+# arguments appended); prints its tps, the ms of CPU per transaction of Postgres,
+# pgbench and both, and the cores' busy %, sampled from the 2nd second to the one
+# before last (backends exit at the end).
 timed_pgbench() {
   local out clients=${CLIENTS:-$TABLETS}; out=$(mktemp)
   pgbench -h $PGHOST -p $PGPORT -c "$clients" -j $((clients < 2 ? 1 : 2)) -T "$SECONDS_" "$@" >"$out" 2>&1 &
@@ -75,7 +77,8 @@ timed_pgbench() {
   wait "$pid" || { cat "$out" >&2; return 1; }
   awk -v a="$a" -v b="$b" -v s=$((SECONDS_ - 3)) '/^tps/ { t = $3 } END {
     split(a, x, " "); split(b, y, " "); n = t * s
-    printf "%s %.3f %.3f %.3f\n", t, (y[1]-x[1])*10/n, (y[2]-x[2])*10/n, ((y[1]-x[1])+(y[2]-x[2]))*10/n }' "$out"
+    printf "%s %.3f %.3f %.3f %.1f\n", t, (y[1]-x[1])*10/n, (y[2]-x[2])*10/n, ((y[1]-x[1])+(y[2]-x[2]))*10/n,
+      (y[5]-x[5])*100/(y[6]-x[6]) }' "$out"
   rm -f "$out"
 }
 # wrk on the service's /healthz ($TABLETS connections): the least CPU an HTTP request
@@ -115,7 +118,7 @@ for r in $(seq "$ROUNDS"); do
   echo "== round $r/$ROUNDS: spread, $TABLETS tablets, one promotion each"
   out=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee -a /dev/stderr)
   SPREADS+=("$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$out")")
-  SPREAD_CPUS+=("$(awk '/^CPU/ {print $3, $4, $5, $6, $7}' <<<"$out")")
+  SPREAD_CPUS+=("$(awk '/^CPU/ {print $3, $4, $5, $6, $7, $8}' <<<"$out")")
   settle
   echo "== round $r/$ROUNDS: hot, $TABLETS tablets, one promotion (one budget)"
   HOTS+=("$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee -a /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')")
@@ -185,12 +188,12 @@ FLOOR_LINES=""
 for B in ${FLOOR_BATCHES:-4 16}; do
   echo "== least database work: $B redemptions per transaction, $((TABLETS / B)) clients"
   # shellcheck disable=SC2086
-  read -r F_TPS F_PG F_CLIENT _ <<<"$(CLIENTS=$((TABLETS / B)) timed_pgbench -U towncard_app -n -M prepared \
+  read -r F_TPS F_PG F_CLIENT _ F_BUSY <<<"$(CLIENTS=$((TABLETS / B)) timed_pgbench -U towncard_app -n -M prepared \
     -f deploy/bench/redemption-floor.sql $REPLAY_VARS -D cards="$REPLAY_CARDS" \
     -D clients="$REPLAY_CLIENTS" -D b="$B" towncard_bench)"
-  FLOOR_LINES+=$(awk -v b="$B" -v t="$F_TPS" -v pg="$F_PG" -v cl="$F_CLIENT" 'BEGIN {
-    printf "  %2d per transaction   %7.1f redemptions/s   postgres %.3f   pgbench %.3f ms CPU per redemption\n",
-      b, t * b, pg / b, cl / b }')$'\n'
+  FLOOR_LINES+=$(awk -v b="$B" -v t="$F_TPS" -v pg="$F_PG" -v cl="$F_CLIENT" -v busy="$F_BUSY" 'BEGIN {
+    printf "  %2d per transaction   %7.1f redemptions/s   postgres %.3f   pgbench %.3f ms CPU per redemption   cores busy %s %%\n",
+      b, t * b, pg / b, cl / b, busy }')$'\n'
 done
 psql -d towncard_bench -c "ALTER ROLE towncard_app IN DATABASE towncard_bench RESET towncard.town_id"
 
@@ -220,13 +223,14 @@ awk -v r="$REPLAY" -v t="$TPS" 'BEGIN { printf "ratio replayed SQL/pgbench %.2f 
 echo
 echo "CPU ms per transaction, all processes on this host (2 cores = 2,000 ms each second):"
 for i in $(seq 0 $((ROUNDS - 1))); do
-  read -r C_PG C_SVC C_GEN C_REDIS C_ALL <<<"${SPREAD_CPUS[$i]}"
-  read -r T_PG T_CLIENT T_ALL <<<"${TPS_CPUS[$i]}"
-  echo "  round $((i + 1)): redemption (spread)   postgres $C_PG   service $C_SVC   load generator $C_GEN   redis $C_REDIS   total $C_ALL"
-  echo "  round $((i + 1)): pgbench TPC-B         postgres $T_PG   pgbench $T_CLIENT   total $T_ALL"
+  read -r C_PG C_SVC C_GEN C_REDIS C_ALL C_BUSY <<<"${SPREAD_CPUS[$i]}"
+  read -r T_PG T_CLIENT T_ALL T_BUSY <<<"${TPS_CPUS[$i]}"
+  echo "  round $((i + 1)): redemption (spread)   postgres $C_PG   service $C_SVC   load generator $C_GEN   redis $C_REDIS   total $C_ALL   cores busy $C_BUSY %"
+  echo "  round $((i + 1)): pgbench TPC-B         postgres $T_PG   pgbench $T_CLIENT   total $T_ALL   cores busy $T_BUSY %"
 done
-read -r R_PG R_CLIENT R_ALL <<<"$REPLAY_CPU"
-echo "  replayed SQL          postgres $R_PG   pgbench $R_CLIENT   total $R_ALL"
+echo "  (a rate is the cores' busy share of 2,000 ms each second over the CPU per transaction)"
+read -r R_PG R_CLIENT R_ALL R_BUSY <<<"$REPLAY_CPU"
+echo "  replayed SQL          postgres $R_PG   pgbench $R_CLIENT   total $R_ALL   cores busy $R_BUSY %"
 echo
 echo "least database work per redemption, batched (deploy/bench/redemption-floor.sql):"
 printf "%s" "$FLOOR_LINES"

@@ -129,9 +129,9 @@ async fn main() -> anyhow::Result<()> {
     }
     // CPU of each process group over the measured window (see `cpu_ticks`).
     tokio::time::sleep_until(measured_from.into()).await;
-    let cpu_from = tokio::task::spawn_blocking(cpu_ticks).await?;
+    let (cpu_from, cores_from) = tokio::task::spawn_blocking(|| (cpu_ticks(), cores())).await?;
     tokio::time::sleep_until(deadline.into()).await;
-    let cpu_to = tokio::task::spawn_blocking(cpu_ticks).await?;
+    let (cpu_to, cores_to) = tokio::task::spawn_blocking(|| (cpu_ticks(), cores())).await?;
     let (mut scans, mut redeems) = (Vec::new(), Vec::new());
     for h in handles {
         let (s, r) = h.await?;
@@ -170,8 +170,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let [pg, service, loadgen, redis] = ["postgres", "service", "loadgen", "redis"].map(per);
     let total = pg + service + loadgen + redis;
+    // The rate is the cores' busy share × 2,000 ms ÷ the CPU per redemption: the
+    // last field says how much of the machine the load kept busy.
+    let busy = match cores_to.1 - cores_from.1 {
+        0 => 0.0,
+        all => (cores_to.0 - cores_from.0) as f64 * 100.0 / all as f64,
+    };
     println!(
-        "CPU {} {pg:.3} {service:.3} {loadgen:.3} {redis:.3} {total:.3}",
+        "CPU {} {pg:.3} {service:.3} {loadgen:.3} {redis:.3} {total:.3} {busy:.1}",
         args.mode
     );
     println!(
@@ -218,6 +224,24 @@ fn cpu_ticks() -> std::collections::HashMap<&'static str, i64> {
         *out.entry(group).or_insert(0) += ticks;
     }
     out
+}
+
+/// Busy and all ticks so far of the machine's cores (`/proc/stat`'s first line;
+/// idle and I/O wait count as not busy).
+fn cores() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let all: u64 = f.iter().sum();
+    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+    (all - idle, all)
 }
 
 fn pct(v: &mut [Duration], p: f64) -> f64 {
