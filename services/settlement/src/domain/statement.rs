@@ -30,7 +30,27 @@ pub struct Amounts {
     pub adjustments: Decimal,
 }
 
+/// Two decimals, as every amount is shown: Postgres' `numeric` zero decodes
+/// without its scale, and the API would print `0` beside `2.50`.
+fn cents(mut d: Decimal) -> Decimal {
+    d.rescale(2);
+    d
+}
+
 impl Amounts {
+    fn in_cents(mut self) -> Amounts {
+        for d in [
+            &mut self.basket,
+            &mut self.discount,
+            &mut self.municipality,
+            &mut self.merchant_share,
+            &mut self.adjustments,
+        ] {
+            *d = cents(*d);
+        }
+        self
+    }
+
     fn add(&mut self, r: &TotalRow) {
         self.redemptions += r.redemptions;
         self.reversals += r.reversals;
@@ -149,7 +169,7 @@ pub fn build(
         let mut acc = Decimal::ZERO;
         for x in v.iter_mut() {
             acc += *x;
-            *x = acc;
+            *x = cents(acc);
         }
     };
     cumulate(&mut burn);
@@ -160,7 +180,7 @@ pub fn build(
                 merchant_id: m.id,
                 name: m.name.clone(),
                 iban: m.iban.clone(),
-                amounts,
+                amounts: amounts.in_cents(),
             })
         })
         .collect();
@@ -172,9 +192,9 @@ pub fn build(
                 PromotionStatement {
                     promotion_id: p.id,
                     name: p.name.clone(),
-                    budget_used: amounts.municipality,
-                    budget_left: budgets.get(&p.id).copied().unwrap_or_default(),
-                    amounts,
+                    budget_used: cents(amounts.municipality),
+                    budget_left: cents(budgets.get(&p.id).copied().unwrap_or_default()),
+                    amounts: amounts.in_cents(),
                     burn: b,
                 }
             })
@@ -185,7 +205,7 @@ pub fn build(
         period: crate::domain::month::label(period.month),
         status: period.status.clone(),
         journal_digest: period.journal_digest.clone(),
-        totals,
+        totals: totals.in_cents(),
         promotions: promotions_out,
         merchants: merchants_out,
         burn,
