@@ -2,6 +2,7 @@
 //! authentication, database and Redis handles, health/metrics routes and `serve()`.
 
 pub mod auth;
+pub mod client;
 pub mod db;
 pub mod docs;
 pub mod error;

@@ -1,9 +1,6 @@
 //! Staff login: town + e-mail + password (argon2) → a town-scoped access token.
 
-use std::net::SocketAddr;
-
-use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use kernel::{MerchantId, Role, TownId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
+use crate::client::ClientIp;
 use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
 use crate::ratelimit::{Rate, throttle};
 use crate::serve::Context;
@@ -69,17 +67,17 @@ pub async fn town_by_slug(ctx: &Context, slug: &str) -> ApiResult<Option<TownId>
               (status = 429, description = "rate_limited: too many logins from this address", body = ErrorBody)))]
 async fn login(
     State(ctx): State<Context>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<LoginResponse>> {
-    if let Some(Extension(ConnectInfo(addr))) = peer
+    if let Some(ip) = client
         && ctx.settings.auth.login_per_minute > 0
     {
         let rate = Rate {
             per_minute: ctx.settings.auth.login_per_minute,
             burst: ctx.settings.auth.login_burst,
         };
-        throttle(&ctx, &format!("rl:pwlogin:{}", addr.ip()), rate).await?;
+        throttle(&ctx, &format!("rl:pwlogin:{ip}"), rate).await?;
     }
     let refused =
         || ApiError::unauthorized("invalid_credentials", "wrong town, e-mail or password");

@@ -51,6 +51,9 @@ pub struct ServerSettings {
     pub public_url: String,
     pub body_limit_bytes: usize,
     pub request_timeout_secs: u64,
+    /// The reverse proxies in front (addresses or CIDR blocks, comma-separated):
+    /// from these, per-address limits take the client from `X-Forwarded-For`.
+    pub trusted_proxies: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -100,6 +103,7 @@ impl Default for Settings {
                 public_url: "http://127.0.0.1:8080".into(),
                 body_limit_bytes: 256 * 1024,
                 request_timeout_secs: 30,
+                trusted_proxies: String::new(),
             },
             database: DatabaseSettings {
                 url: Secret::new("postgres://towncard_app@127.0.0.1:5432/towncard".into()),
@@ -183,6 +187,9 @@ impl Settings {
         let kek = self.issuing.key_encryption_key.expose();
         if kek.len() != 64 || !kek.bytes().all(|b| b.is_ascii_hexdigit()) {
             return bad("issuing.key_encryption_key must be 64 hex digits".into());
+        }
+        if let Err(e) = crate::client::parse_trusted(&self.server.trusted_proxies) {
+            return bad(format!("server.trusted_proxies: {e}"));
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return bad("log.format must be json or pretty".into());

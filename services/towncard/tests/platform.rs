@@ -449,6 +449,54 @@ async fn password_login_is_rate_limited_per_address(admin: PgPool) {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
+#[sqlx::test(migrations = "../../migrations")]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit(admin: PgPool) {
+    let mut settings = platform::Settings::default();
+    settings.auth.login_per_minute = 2;
+    settings.auth.login_burst = 3;
+    // The test connects from 127.0.0.1, as a proxy on the same host would.
+    settings.server.trusted_proxies = "127.0.0.1".into();
+    let ctx = platform::testing::context_with(&admin, settings).await;
+    let (a, b) = ("198.51.100.21", "198.51.100.22");
+    let mut redis = ctx.redis.clone();
+    for ip in [a, b] {
+        let _: () = redis::cmd("DEL")
+            .arg(format!("rl:pwlogin:{ip}"))
+            .query_async(&mut redis)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let base = spawn(towncard::all_in_one::router(ctx)).await;
+    make_town(&admin, "koper", 101).await;
+    let http = reqwest::Client::new();
+    let login = |client: &str| {
+        http.post(format!("{base}/auth/login"))
+            .header("x-forwarded-for", format!("{client}, 127.0.0.1"))
+            .json(&json!({ "town": "koper", "email": "a@koper.test", "password": "guess" }))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(login(a).await.unwrap_or_else(|e| panic!("{e}")).status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "the client behind the proxy has its burst of 3"
+    );
+    let r = login(b).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "another client behind the same proxy is not refused for the first one's guesses"
+    );
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -1,10 +1,9 @@
-use std::net::SocketAddr;
-
 use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use kernel::{MerchantId, Role, TownId};
+use platform::client::ClientIp;
 use platform::error::{ApiJson, ApiPath, ErrorBody};
 use platform::{ApiError, ApiResult, AuthUser, Context, db};
 use rand::Rng;
@@ -125,15 +124,10 @@ pub struct Enrolled {
 async fn enrol_device(
     State(ctx): State<Context>,
     Extension(app): Extension<App>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<Enrolled>)> {
-    crate::ratelimit::throttle(
-        &ctx,
-        &format!("rl:login:{}", addr.ip()),
-        app.config.login_rate,
-    )
-    .await?;
+    crate::ratelimit::throttle(&ctx, &login_key(&client), app.config.login_rate).await?;
     let refused = || ApiError::unauthorized("invalid_code", "the code is wrong, used or expired");
     let town = platform::login::town_by_slug(&ctx, req.town.trim())
         .await?
@@ -191,15 +185,10 @@ pub struct Unlocked {
 async fn unlock_device(
     State(ctx): State<Context>,
     Extension(app): Extension<App>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     ApiJson(req): ApiJson<UnlockRequest>,
 ) -> ApiResult<ApiJson<Unlocked>> {
-    crate::ratelimit::throttle(
-        &ctx,
-        &format!("rl:login:{}", addr.ip()),
-        app.config.login_rate,
-    )
-    .await?;
+    crate::ratelimit::throttle(&ctx, &login_key(&client), app.config.login_rate).await?;
     let refused = || {
         ApiError::unauthorized(
             "invalid_credentials",
@@ -324,4 +313,13 @@ async fn revoke_device(
     tx.commit().await?;
     tracing::info!(device.id = %device, "tablet revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The per-address key of PIN unlocks and enrolments (the client behind a trusted
+/// proxy: `platform::client`).
+fn login_key(client: &ClientIp) -> String {
+    match client.0 {
+        Some(ip) => format!("rl:login:{ip}"),
+        None => "rl:login:unknown".into(),
+    }
 }
