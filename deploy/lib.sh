@@ -25,6 +25,7 @@ ensure_packages() {
     command -v chromium >/dev/null || missing+=(chromium)
     command -v xmllint >/dev/null || missing+=(libxml2-utils)
     command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+    command -v nginx >/dev/null || missing+=(nginx)
     command -v npm >/dev/null || missing+=(nodejs npm)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing ${missing[*]}"

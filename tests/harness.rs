@@ -24,6 +24,10 @@ pub struct System {
     pub redemption: [String; 2],
     pub settlement: String,
     pub http: reqwest::Client,
+    /// Sent as `X-Forwarded-For` with every request (a client behind the proxy).
+    forwarded_for: Option<String>,
+    /// Settings for every process beyond the harness's own.
+    env: Vec<(String, String)>,
     dir: PathBuf,
     children: Vec<(String, Child)>,
 }
@@ -32,6 +36,11 @@ impl System {
     /// Starts card-issuing, two merchant-redemption instances and settlement on the
     /// test's database, and waits until each is ready.
     pub async fn start(admin: &PgPool) -> System {
+        System::start_with(admin, &[]).await
+    }
+
+    /// `start`, with these settings (`TOWNCARD__…` variables) for every process.
+    pub async fn start_with(admin: &PgPool, env: &[(&str, &str)]) -> System {
         let opts = admin.connect_options();
         let db = opts.get_database().unwrap_or("postgres");
         let url = format!(
@@ -47,6 +56,11 @@ impl System {
             redemption: [String::new(), String::new()],
             settlement: String::new(),
             http: reqwest::Client::new(),
+            forwarded_for: None,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             dir,
             children: Vec::new(),
         };
@@ -108,6 +122,9 @@ impl System {
             .env("TOWNCARD_REDEMPTION_UNLOCK_PER_MINUTE", "60000")
             .env("TOWNCARD_REDEMPTION_DEVICE_PER_MINUTE", "60000")
             .env("TOWNCARD__LOG__FILTER", "info,sqlx=warn")
+            // The proxy of `proxy.rs` runs on this host.
+            .env("TOWNCARD__SERVER__TRUSTED_PROXIES", "127.0.0.1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
@@ -145,6 +162,21 @@ impl System {
             .unwrap_or_default()
     }
 
+    /// The same services as seen through one origin (`base`, the proxy), by a
+    /// client at `client` (sent as `X-Forwarded-For`, which the proxy extends).
+    pub fn through(&self, base: &str, client: &str) -> System {
+        System {
+            issuing: base.to_owned(),
+            redemption: [base.to_owned(), base.to_owned()],
+            settlement: base.to_owned(),
+            http: self.http.clone(),
+            forwarded_for: Some(client.to_owned()),
+            env: Vec::new(),
+            dir: PathBuf::new(),
+            children: Vec::new(),
+        }
+    }
+
     /// Everything every process has written so far.
     pub fn logs(&self) -> String {
         (0..self.children.len()).map(|n| self.log_of(n)).collect()
@@ -165,6 +197,9 @@ impl System {
         }
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
+        }
+        if let Some(c) = &self.forwarded_for {
+            req = req.header("X-Forwarded-For", c);
         }
         if let Some(b) = body {
             req = req.json(&b);
@@ -207,11 +242,100 @@ impl System {
 
 impl Drop for System {
     fn drop(&mut self) {
+        if self.children.is_empty() {
+            return;
+        }
         for (_, child) in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// nginx with the shipped site (`deploy/nginx/towncard.conf`) in front of a
+/// `System`: its upstreams pointed at the system's ports, its `listen` at a free one.
+pub struct Proxy {
+    pub base: String,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Proxy {
+    pub async fn start(sys: &System) -> Proxy {
+        let site = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/towncard.conf"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let port = free_port();
+        let ports: Vec<String> = [
+            &sys.issuing,
+            &sys.redemption[0],
+            &sys.redemption[1],
+            &sys.settlement,
+        ]
+        .iter()
+        .map(|b| b.trim_start_matches("http://").to_owned())
+        .collect();
+        let mut site = site.replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
+        for (n, shipped) in ["8081", "8082", "8083", "8084"].iter().enumerate() {
+            let line = format!("server 127.0.0.1:{shipped};");
+            assert!(site.contains(&line), "the shipped site has no `{line}`");
+            site = site.replace(&line, &format!("server {};", ports[n]));
+        }
+        let dir = sys.dir.join("nginx");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join("towncard.conf"), site).unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.display();
+        let main = format!(
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{}}\nhttp {{\n  access_log {d}/access.log;\n\
+               client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+               scgi_temp_path {d}/scgi;\n  include {d}/towncard.conf;\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), main).unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("nginx: {e} (deploy/lib.sh installs it)"));
+        let mut proxy = Proxy {
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(r) = sys.http.get(format!("{}/readyz", proxy.base)).send().await
+                && r.status() == 200
+            {
+                return proxy;
+            }
+            if let Ok(Some(status)) = proxy.child.try_wait() {
+                panic!("nginx exited ({status}): {}", proxy.error_log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx not ready: {}",
+                proxy.error_log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
