@@ -129,6 +129,14 @@ impl From<sqlx::Error> for ApiError {
                 Some("40001") | Some("40P01") => {
                     return ApiError::unavailable("retry", "busy, please retry");
                 }
+                // Postgres stores no NUL character (`\u0000`) in text or jsonb; it is
+                // the one character a Rust string can hold that it refuses.
+                Some("22021") | Some("22P05") => {
+                    return ApiError::bad_request(
+                        "invalid_text",
+                        "text may not contain the NUL character (\\u0000)",
+                    );
+                }
                 _ => {}
             }
         }

@@ -272,6 +272,84 @@ async fn every_error_has_the_envelope_and_a_request_id(admin: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn a_nul_character_in_text_is_a_400_and_writes_nothing(admin: PgPool) {
+    let (base, ctx) = app(&admin).await;
+    let town = make_town(&admin, "koper", 101).await;
+    let merchant = make_merchant(&admin, town, "Loggia").await;
+    sqlx::query(
+        "INSERT INTO card_products (id, town_id, code, names, kind, validity_hours)
+         VALUES ($1, $2, 'KC48', '{}', 'tourist_hours', 48)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(town.as_uuid())
+    .execute(&admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let http = reqwest::Client::new();
+    let town_admin = token(&ctx, Role::TownAdmin, town, None);
+    let desk = token(&ctx, Role::TicOperator, town, None);
+    let count = |table: &'static str| {
+        let admin = admin.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {table}"
+            )))
+            .fetch_one(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    let before = (
+        count("merchants").await,
+        count("device_enrolments").await,
+        count("cards").await,
+    );
+    // A town, a merchant, a tablet's name and a card holder, one each service.
+    for (path, bearer, body) in [
+        (
+            "/auth/login",
+            "",
+            json!({"town": "kop\u{0}er", "email": "a@b", "password": "x"}),
+        ),
+        (
+            "/redemption/v1/merchants",
+            town_admin.as_str(),
+            json!({"name": "Kavarna\u{0}", "category": "cafe"}),
+        ),
+        (
+            &*format!("/redemption/v1/merchants/{merchant}/enrolment-codes"),
+            town_admin.as_str(),
+            json!({"device_name": "Blagajna\u{0}1"}),
+        ),
+        (
+            "/issuing/v1/cards",
+            desk.as_str(),
+            json!({"product_code": "KC48", "holder_name": "Ana\u{0}"}),
+        ),
+    ] {
+        let r = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(bearer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (status, body) = json_of(r).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_text")),
+            "{path}: {body}"
+        );
+    }
+    let after = (
+        count("merchants").await,
+        count("device_enrolments").await,
+        count("cards").await,
+    );
+    assert_eq!(before, after, "nothing was written");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn health_readiness_metrics_and_docs(admin: PgPool) {
     let (base, ctx) = app(&admin).await;
     let http = reqwest::Client::new();
