@@ -350,6 +350,52 @@ async fn a_nul_character_in_text_is_a_400_and_writes_nothing(admin: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn each_document_puts_parameters_where_the_routes_take_them(admin: PgPool) {
+    let (base, _) = app(&admin).await;
+    let http = reqwest::Client::new();
+    let mut checked = 0;
+    for prefix in ["issuing", "redemption", "settlement"] {
+        let doc: Value = http
+            .get(format!("{base}/{prefix}/openapi.json"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        for (path, item) in &paths {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let name = p["name"].as_str().unwrap_or_default();
+                    if p["in"] == "path" {
+                        assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path}: `{name}` is no part of the path (a query parameter?)"
+                        );
+                    }
+                }
+                // Every operation documents the answers any request may get.
+                for status in ["400", "500", "503"] {
+                    assert!(
+                        op["responses"].get(status).is_some(),
+                        "{method} {path}: no {status}"
+                    );
+                }
+                if op["requestBody"].is_object() {
+                    assert!(
+                        op["responses"].get("422").is_some(),
+                        "{method} {path}: no 422"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} operations");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn health_readiness_metrics_and_docs(admin: PgPool) {
     let (base, ctx) = app(&admin).await;
     let http = reqwest::Client::new();

@@ -141,6 +141,7 @@ async fn get_batch_csv(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// 1-based page number (ten cards a page).
     pub page: Option<u32>,

@@ -29,6 +29,7 @@ fn version(token: &str) -> String {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Size {
     /// Width in pixels, 96..=2048 (default 300).
     pub size: Option<u32>,

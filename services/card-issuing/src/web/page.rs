@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<Context> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// sl, en or it (default: the holder's language, then Accept-Language, then sl).
     pub lang: Option<String>,

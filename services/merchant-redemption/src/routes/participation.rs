@@ -75,7 +75,7 @@ async fn participate(
 
 /// Join a joint promotion (merchant owner); pending until approved if the town requires it.
 #[utoipa::path(post, path = "/redemption/v1/promotions/{id}/join", tag = "promotions",
-    params(("id" = Uuid, Path)), responses((status = 200, body = Participation), (status = 409, body = ErrorBody)),
+    params(("id" = Uuid, Path)), responses((status = 200, body = Participation), (status = 404, description = "promotion_not_found", body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn join_promotion(
     State(ctx): State<Context>,
@@ -89,7 +89,9 @@ async fn join_promotion(
 
 /// Leave a joint promotion (merchant owner).
 #[utoipa::path(post, path = "/redemption/v1/promotions/{id}/leave", tag = "promotions",
-    params(("id" = Uuid, Path)), responses((status = 200, body = Participation)),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Participation), (status = 404, description = "promotion_not_found", body = ErrorBody),
+              (status = 409, description = "promotion_not_joinable", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn leave_promotion(
     State(ctx): State<Context>,
@@ -104,7 +106,9 @@ async fn leave_promotion(
 /// Approve a merchant's request to join (town admin).
 #[utoipa::path(post, path = "/redemption/v1/promotions/{id}/merchants/{merchant_id}/approve", tag = "promotions",
     params(("id" = Uuid, Path), ("merchant_id" = Uuid, Path)),
-    responses((status = 200, body = Participation), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = Participation),
+              (status = 404, description = "promotion_not_found", body = ErrorBody),
+              (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn approve_merchant(
     State(ctx): State<Context>,

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<Context> {
 }
 
 #[derive(Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The local day (default: today in the town's time zone).
     pub date: Option<NaiveDate>,

@@ -85,6 +85,7 @@ async fn void_redemption(
 #[utoipa::path(post, path = "/redemption/v1/redemptions/{id}/refund", tag = "redemption",
     params(("id" = Uuid, Path), ("Idempotency-Key" = String, Header)), request_body = RefundRequest,
     responses((status = 200, body = Receipt),
+              (status = 404, description = "redemption_not_found", body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, description = "refund_too_large, invalid_amount", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn refund_redemption(

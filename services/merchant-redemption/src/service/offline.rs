@@ -74,7 +74,7 @@ pub struct OfflinePack {
     pub keys: Vec<PackKey>,
     pub offers: Vec<PackOffer>,
     /// `[id, number, token_serial, product_code, status, expires_at|null]` per card.
-    #[schema(value_type = Vec<Vec<Object>>)]
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub cards: Vec<offline::PackCard>,
     pub allowance: Allowance,
 }

@@ -61,6 +61,7 @@ async fn list_downloads(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// `sl` (default), `en` or `it`, for headers and labels.
     pub lang: Option<String>,
