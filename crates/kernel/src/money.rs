@@ -14,8 +14,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Largest amount we accept anywhere: fits `numeric(18,2)` with room to sum.
 const MAX_ABS: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Money(Decimal);
+
+impl Default for Money {
+    fn default() -> Money {
+        Money::ZERO
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -32,7 +38,8 @@ pub enum MoneyError {
 }
 
 impl Money {
-    pub const ZERO: Money = Money(Decimal::ZERO);
+    /// Zero with its cents, so that it prints "0.00" like every other amount.
+    pub const ZERO: Money = Money(Decimal::from_parts(0, 0, 0, false, 2));
 
     /// Parses "12.50" or "12,50" (Slovenian decimal comma). Rejects sub-cent amounts.
     pub fn parse(s: &str) -> Result<Self, MoneyError> {
@@ -230,6 +237,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn zero_prints_its_cents_like_any_amount() {
+        assert_eq!(Money::ZERO.to_string(), "0.00");
+        assert_eq!(Money::default().to_string(), "0.00");
+        assert_eq!(Money::ZERO, Money::from_cents(0));
+        assert_eq!(Money::ZERO.amount(), Decimal::ZERO);
+        assert!(Money::ZERO.is_zero());
+    }
 
     #[test]
     fn parses_cents_and_decimal_comma() {
