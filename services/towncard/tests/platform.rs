@@ -13,6 +13,23 @@ async fn app(admin: &PgPool) -> (String, platform::Context) {
     (base, ctx)
 }
 
+/// Each service's OpenAPI document, by its path prefix.
+async fn documents(http: &reqwest::Client, base: &str) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    for prefix in ["issuing", "redemption", "settlement"] {
+        let doc: Value = http
+            .get(format!("{base}/{prefix}/openapi.json"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{prefix}: {e}"));
+        out.push((prefix, doc));
+    }
+    out
+}
+
 async fn json_of(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
     let body = r.json::<Value>().await.unwrap_or(Value::Null);
@@ -354,15 +371,7 @@ async fn each_document_puts_parameters_where_the_routes_take_them(admin: PgPool)
     let (base, _) = app(&admin).await;
     let http = reqwest::Client::new();
     let mut checked = 0;
-    for prefix in ["issuing", "redemption", "settlement"] {
-        let doc: Value = http
-            .get(format!("{base}/{prefix}/openapi.json"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+    for (_, doc) in documents(&http, &base).await {
         let paths = doc["paths"].as_object().cloned().unwrap_or_default();
         for (path, item) in &paths {
             for (method, op) in item.as_object().into_iter().flatten() {
@@ -417,15 +426,7 @@ async fn health_readiness_metrics_and_docs(admin: PgPool) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({ "postgres": "ok", "redis": "ok" }));
 
-    for prefix in ["issuing", "redemption", "settlement"] {
-        let doc: Value = http
-            .get(format!("{base}/{prefix}/openapi.json"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or(Value::Null);
+    for (prefix, doc) in documents(&http, &base).await {
         let paths = doc["paths"]
             .as_object()
             .map(|p| p.keys().cloned().collect::<Vec<_>>())
