@@ -274,6 +274,38 @@ async fn every_error_has_the_envelope_and_a_request_id(admin: PgPool) {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["code"], "payload_too_large");
 
+    // Bodies that are not JSON (a claim's CSV, a card action's optional reason) too.
+    let merchant = make_merchant(&admin, town, "Loggia").await;
+    let owner = token(&ctx, Role::MerchantOwner, town, Some(merchant));
+    let desk = token(&ctx, Role::TicOperator, town, None);
+    for (path, bearer, kind) in [
+        (
+            format!("/settlement/v1/periods/2026-11/merchants/{merchant}/claim"),
+            &owner,
+            "text/csv",
+        ),
+        (
+            "/issuing/v1/cards/101000000013/actions/suspend".to_owned(),
+            &desk,
+            "application/json",
+        ),
+    ] {
+        let r = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(bearer)
+            .header("content-type", kind)
+            .body("a".repeat(400 * 1024))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (status, body) = json_of(r).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")),
+            "{path}: {body}"
+        );
+    }
+
     let tok = token(&ctx, Role::Auditor, town, None);
     let r = http
         .get(format!("{base}/issuing/v1/cards/%FF%FE"))

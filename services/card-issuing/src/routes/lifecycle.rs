@@ -1,6 +1,6 @@
 use axum::extract::State;
 use chrono::Utc;
-use platform::error::{ApiJson, ApiPath, ErrorBody};
+use platform::error::{ApiBytes, ApiJson, ApiPath, ErrorBody};
 use platform::{ApiError, ApiResult, AuthUser, Context, db};
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -84,7 +84,7 @@ async fn change_card(
     State(ctx): State<Context>,
     user: AuthUser,
     ApiPath((number, action)): ApiPath<(String, String)>,
-    body: axum::body::Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<ApiJson<CardView>> {
     user.require(OPERATORS)?;
     let action = Action::parse(&action).ok_or_else(|| {

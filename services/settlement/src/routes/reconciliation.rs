@@ -1,10 +1,9 @@
 //! Reconciliation: a merchant confirms its statement or uploads its claim; the town
 //! admin decides each difference.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use kernel::{MerchantId, Money, Role};
-use platform::error::{ApiJson, ApiPath, ErrorBody};
+use platform::error::{ApiBytes, ApiJson, ApiPath, ErrorBody};
 use platform::{ApiError, ApiResult, AuthUser, Context, db};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -72,7 +71,7 @@ async fn upload_claim(
     State(ctx): State<Context>,
     user: AuthUser,
     ApiPath((m, merchant)): ApiPath<(String, Uuid)>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<ApiJson<ClaimAccepted>> {
     merchant_scope(&user, merchant, &[Role::MerchantOwner])?;
     let month = month::parse(&m)?;
