@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kernel::{MerchantId, Role, TownId};
+use kernel::{MerchantId, Role};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -374,8 +374,6 @@ pub const PIN: &str = "4821";
 /// a desk operator, a card product, a merchant with its owner, a joint promotion the
 /// merchant joined and the town approved, and an unlocked tablet at the counter.
 pub struct Town {
-    pub id: TownId,
-    pub slug: String,
     pub admin: String,
     pub desk: String,
     pub owner: String,
@@ -506,8 +504,6 @@ impl Town {
             .await;
         assert_eq!(s, 200, "unlock: {v}");
         Town {
-            id,
-            slug: slug.to_owned(),
             admin,
             desk,
             owner,

@@ -165,7 +165,7 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let status = r.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::new(status, "payload_too_large", "the request body is too large");
+            return payload_too_large();
         }
         let code = match r {
             JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
@@ -180,14 +180,19 @@ impl From<JsonRejection> for ApiError {
 impl From<BytesRejection> for ApiError {
     fn from(r: BytesRejection) -> Self {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is too large",
-            );
+            return payload_too_large();
         }
         ApiError::bad_request("invalid_body", r.body_text())
     }
+}
+
+/// A body over `server.body_limit_bytes`, whichever extractor read it.
+fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is too large",
+    )
 }
 
 impl From<PathRejection> for ApiError {
