@@ -197,7 +197,9 @@ for B in ${FLOOR_BATCHES:-4 16}; do
 done
 psql -d towncard_bench -c "ALTER ROLE towncard_app IN DATABASE towncard_bench RESET towncard.town_id"
 
-median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# (Empty fields are skipped: the lists end with a space, and an empty line sorted
+# first would shift the middle down by one.)
+median() { tr ' ' '\n' | sort -g | awk 'NF { v[++n] = $1 } END { print v[int((n + 1) / 2)] }'; }
 echo
 echo "tablets=$TABLETS seconds=$SECONDS_ rounds=$ROUNDS"
 RATIOS="" HOT_RATIOS="" SCAN_P99S="" REDEEM_P99S=""
