@@ -133,3 +133,113 @@ fn keys_generate_writes_a_usable_key() {
     assert!(platform::JwtKeys::load(&s).is_ok());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The backup procedure of docs/operations.md: a logical dump restored into a new
+/// database passes the audit, and the restored journal takes new postings that chain
+/// onto its lane heads.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_restored_dump_passes_audit_and_takes_new_postings(admin: PgPool) {
+    let (ok, out) = towncard(&admin, &["seed-demo"]);
+    assert!(ok, "{out}");
+    let url = admin_url(&admin);
+    let source = admin
+        .connect_options()
+        .get_database()
+        .unwrap_or("")
+        .to_owned();
+    // (Database names stop at 63 bytes, and the test's own is that long already.)
+    let restored = format!("restored_{}", uuid::Uuid::new_v4().simple());
+    let dump = std::env::temp_dir().join(format!("towncard-{}.dump", uuid::Uuid::new_v4()));
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(Command::new("pg_dump")
+        .args(["--format=custom", "--file"])
+        .arg(&dump)
+        .arg(&url));
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE \"{restored}\""
+    )))
+    .execute(&admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let restored_url = url.replace(&format!("/{source}"), &format!("/{restored}"));
+    run(Command::new("pg_restore")
+        .args(["--exit-on-error", "--dbname"])
+        .arg(&restored_url)
+        .arg(&dump));
+    let _ = std::fs::remove_file(&dump);
+
+    let copy = PgPool::connect(&restored_url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let journal = "SELECT count(*) FROM journal_transactions";
+    let count = |pool: &PgPool| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(journal)
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(-1)
+        }
+    };
+    assert_eq!(count(&copy).await, count(&admin).await);
+    let (ok, out) = towncard(&copy, &["audit"]);
+    assert!(ok && out.contains("audit passed"), "{out}");
+    // The journal's guards came back with it.
+    let edit = sqlx::query("UPDATE journal_transactions SET memo = 'edited'")
+        .execute(&copy)
+        .await;
+    assert!(edit.is_err(), "the restored journal must refuse an update");
+
+    // A new posting on the restored ledger chains onto the restored lanes.
+    let (town, funding, budget): (uuid::Uuid, uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "SELECT f.town_id, f.id, b.id FROM ledger_accounts f
+         JOIN ledger_accounts b ON b.town_id = f.town_id AND b.kind = 'promotion_budget'
+         WHERE f.kind = 'municipality_funding' LIMIT 1",
+    )
+    .fetch_one(&copy)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let amount = rust_decimal::Decimal::new(10_000, 2);
+    let mut conn = copy.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    ledger::post(
+        &mut conn,
+        &ledger::Posting {
+            town: kernel::TownId::from_uuid(town),
+            idempotency_key: "restore-drill:top-up".into(),
+            kind: ledger::PostingKind::BudgetFunding,
+            memo: "after the restore".into(),
+            reverses: None,
+            entries: vec![
+                ledger::Entry {
+                    account: kernel::AccountId::from_uuid(funding),
+                    amount: -amount,
+                },
+                ledger::Entry {
+                    account: kernel::AccountId::from_uuid(budget),
+                    amount,
+                },
+            ],
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    drop(conn);
+    assert_eq!(count(&copy).await, count(&admin).await + 1);
+    let (ok, out) = towncard(&copy, &["audit"]);
+    assert!(ok && out.contains("audit passed"), "{out}");
+
+    copy.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE \"{restored}\" WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+}
