@@ -31,30 +31,33 @@ fn towncard(admin: &PgPool, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// A `count(*)` query's answer (-1 if it fails).
+async fn count(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or(-1)
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn seed_is_idempotent_and_the_demo_passes_audit(admin: PgPool) {
     let (ok, out) = towncard(&admin, &["seed-demo"]);
     assert!(ok, "{out}");
-    let count = |sql: &'static str| {
-        let admin = admin.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&admin)
-                .await
-                .unwrap_or(-1)
-        }
-    };
     let before = (
-        count("SELECT count(*) FROM merchants").await,
-        count("SELECT count(*) FROM cards").await,
-        count("SELECT count(*) FROM journal_transactions").await,
+        count(&admin, "SELECT count(*) FROM merchants").await,
+        count(&admin, "SELECT count(*) FROM cards").await,
+        count(&admin, "SELECT count(*) FROM journal_transactions").await,
     );
     assert!(
         before.0 >= 3 && before.1 >= 10 && before.2 >= 1,
         "{before:?}"
     );
     assert_eq!(
-        count("SELECT count(*) FROM promotions WHERE name = 'Razvajaj se v mestu'").await,
+        count(
+            &admin,
+            "SELECT count(*) FROM promotions WHERE name = 'Razvajaj se v mestu'"
+        )
+        .await,
         1
     );
 
@@ -70,15 +73,16 @@ async fn seed_is_idempotent_and_the_demo_passes_audit(admin: PgPool) {
     assert!(ok, "{out}");
     assert_eq!(
         count(
+            &admin,
             "SELECT count(*) FROM device_enrolments WHERE used_at IS NULL AND expires_at > now()"
         )
         .await,
         1
     );
     let after = (
-        count("SELECT count(*) FROM merchants").await,
-        count("SELECT count(*) FROM cards").await,
-        count("SELECT count(*) FROM journal_transactions").await,
+        count(&admin, "SELECT count(*) FROM merchants").await,
+        count(&admin, "SELECT count(*) FROM cards").await,
+        count(&admin, "SELECT count(*) FROM journal_transactions").await,
     );
     assert_eq!(before, after, "seeding twice changes nothing");
 
@@ -179,16 +183,7 @@ async fn a_restored_dump_passes_audit_and_takes_new_postings(admin: PgPool) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let journal = "SELECT count(*) FROM journal_transactions";
-    let count = |pool: &PgPool| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(journal)
-                .fetch_one(&pool)
-                .await
-                .unwrap_or(-1)
-        }
-    };
-    assert_eq!(count(&copy).await, count(&admin).await);
+    assert_eq!(count(&copy, journal).await, count(&admin, journal).await);
     let (ok, out) = towncard(&copy, &["audit"]);
     assert!(ok && out.contains("audit passed"), "{out}");
     // The journal's guards came back with it.
@@ -231,7 +226,10 @@ async fn a_restored_dump_passes_audit_and_takes_new_postings(admin: PgPool) {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     drop(conn);
-    assert_eq!(count(&copy).await, count(&admin).await + 1);
+    assert_eq!(
+        count(&copy, journal).await,
+        count(&admin, journal).await + 1
+    );
     let (ok, out) = towncard(&copy, &["audit"]);
     assert!(ok && out.contains("audit passed"), "{out}");
 
