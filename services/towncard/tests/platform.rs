@@ -7,27 +7,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+mod common;
+use common::documents;
+
 async fn app(admin: &PgPool) -> (String, platform::Context) {
     let ctx = context(admin).await;
     let base = spawn(towncard::all_in_one::router(ctx.clone())).await;
     (base, ctx)
-}
-
-/// Each service's OpenAPI document, by its path prefix.
-async fn documents(http: &reqwest::Client, base: &str) -> Vec<(&'static str, Value)> {
-    let mut out = Vec::new();
-    for prefix in ["issuing", "redemption", "settlement"] {
-        let doc: Value = http
-            .get(format!("{base}/{prefix}/openapi.json"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{prefix}: {e}"));
-        out.push((prefix, doc));
-    }
-    out
 }
 
 async fn json_of(r: reqwest::Response) -> (StatusCode, Value) {
