@@ -15,6 +15,11 @@ use crate::{JwtKeys, Settings};
 /// A context whose pool logs in as `towncard_app` to the test database behind `admin`.
 /// Redis is the real one at `REDIS_URL` (default 127.0.0.1:6379).
 pub async fn context(admin: &PgPool) -> Context {
+    context_with(admin, settings()).await
+}
+
+/// The settings `context` uses, for a test that changes one of them.
+pub fn settings() -> Settings {
     crate::telemetry::init_for_tests();
     let mut settings = Settings::default();
     settings.server.port = 0;
@@ -23,7 +28,7 @@ pub async fn context(admin: &PgPool) -> Context {
     if let Ok(url) = std::env::var("REDIS_URL") {
         settings.redis.url = crate::Secret::new(url);
     }
-    context_with(admin, settings).await
+    settings
 }
 
 pub async fn context_with(admin: &PgPool, settings: Settings) -> Context {
