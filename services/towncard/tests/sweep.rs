@@ -224,6 +224,95 @@ fn parameters(op: &Value, into: &str) -> Vec<String> {
         .collect()
 }
 
+/// One request of the sweep; `body` is a named body for an operation that takes one.
+struct Case {
+    method: reqwest::Method,
+    path: String,
+    body: Option<(String, String)>,
+}
+
+/// The requests for every operation of one document: each path filled with real
+/// values and with each kind of garbage, the query with garbage, and the bodies.
+fn cases_of(doc: &Value, real: &Real) -> Vec<Case> {
+    let mut out = Vec::new();
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    for (template, item) in &paths {
+        // Logging in is swept by its own tests (its limit, its lockout).
+        if template == "/auth/login" {
+            continue;
+        }
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let method: reqwest::Method = method
+                .to_uppercase()
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (names, query) = (parameters(op, "path"), parameters(op, "query"));
+            let fill = |garbage: Option<&str>| {
+                names.iter().fold(template.clone(), |p, n| {
+                    let v = garbage
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| real.value(template, n));
+                    p.replace(&format!("{{{n}}}"), &v)
+                })
+            };
+            let mut filled = vec![fill(None)];
+            if !names.is_empty() {
+                filled.extend(PATH_GARBAGE.iter().map(|g| fill(Some(g))));
+            }
+            let mut queries = vec![String::new()];
+            if !query.is_empty() {
+                for g in ["x", "-99999999999999999999999", "2026-02-30", ""] {
+                    let q: Vec<String> = query.iter().map(|n| format!("{n}={g}")).collect();
+                    queries.push(format!("?{}", q.join("&")));
+                }
+            }
+            for p in &filled {
+                for q in &queries {
+                    out.push(Case {
+                        method: method.clone(),
+                        path: format!("{p}{q}"),
+                        body: None,
+                    });
+                }
+            }
+            if op["requestBody"].is_object() {
+                for b in bodies(doc, op) {
+                    out.push(Case {
+                        method: method.clone(),
+                        path: filled[0].clone(),
+                        body: Some(b),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sends one case as this caller; the status and the start of the answer's body.
+async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    case: &Case,
+    bearer: Option<&str>,
+) -> Result<(reqwest::StatusCode, String), reqwest::Error> {
+    let mut rq = http
+        .request(case.method.clone(), format!("{base}{}", case.path))
+        .header("idempotency-key", Uuid::new_v4().to_string());
+    if let Some(b) = bearer {
+        rq = rq.bearer_auth(b);
+    }
+    if let Some((_, text)) = &case.body {
+        rq = rq
+            .header("content-type", "application/json")
+            .body(text.clone());
+    }
+    let r = rq.send().await?;
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    Ok((status, text.chars().take(200).collect()))
+}
+
 async fn login(http: &reqwest::Client, base: &str, email: &str) -> String {
     let r = http
         .post(format!("{base}/auth/login"))
@@ -299,92 +388,34 @@ async fn no_documented_operation_answers_bad_input_with_a_server_error(admin: Pg
     who.push(("the demo tablet".into(), Some(tablet(&http, &base).await)));
     let real = Real::load(&admin).await;
 
+    let mut cases = Vec::new();
+    for (_, doc) in documents(&http, &base).await {
+        cases.extend(cases_of(&doc, &real));
+    }
     let mut sent = 0usize;
     let mut failures = Vec::new();
     // How many answers of each status: the sweep must reach past the gates.
     let mut seen: std::collections::BTreeMap<u16, usize> = Default::default();
-    for (_, doc) in documents(&http, &base).await {
-        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
-        for (template, item) in &paths {
-            for (method, op) in item.as_object().into_iter().flatten() {
-                let method = method.to_uppercase();
-                // Logging in is swept by its own tests (its limit, its lockout).
-                if template == "/auth/login" {
-                    continue;
-                }
-                let (names, query) = (parameters(op, "path"), parameters(op, "query"));
-                let fill = |garbage: Option<&str>| {
-                    names.iter().fold(template.clone(), |p, n| {
-                        let v = garbage
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| real.value(template, n));
-                        p.replace(&format!("{{{n}}}"), &v)
-                    })
-                };
-                let mut paths = vec![fill(None)];
-                if !names.is_empty() {
-                    paths.extend(PATH_GARBAGE.iter().map(|g| fill(Some(g))));
-                }
-                let mut queries = vec![String::new()];
-                for g in ["x", "-99999999999999999999999", "2026-02-30", ""] {
-                    if !query.is_empty() {
-                        let q: Vec<String> = query.iter().map(|n| format!("{n}={g}")).collect();
-                        queries.push(format!("?{}", q.join("&")));
+    for (role, bearer) in &who {
+        for case in &cases {
+            sent += 1;
+            let what = format!(
+                "{} {} as {role}{}",
+                case.method,
+                case.path,
+                case.body
+                    .as_ref()
+                    .map(|(n, _)| format!(" with {n}"))
+                    .unwrap_or_default()
+            );
+            match send(&http, &base, case, bearer.as_deref()).await {
+                Ok((status, text)) => {
+                    *seen.entry(status.as_u16()).or_default() += 1;
+                    if status.is_server_error() {
+                        failures.push(format!("{what}: {status} {text}"));
                     }
                 }
-                let with_body = op["requestBody"].is_object();
-                for (role, bearer) in &who {
-                    let mut cases: Vec<(String, Option<(String, String)>)> = Vec::new();
-                    for p in &paths {
-                        for q in &queries {
-                            cases.push((format!("{p}{q}"), None));
-                        }
-                    }
-                    if with_body {
-                        for b in bodies(&doc, op) {
-                            cases.push((paths[0].clone(), Some(b)));
-                        }
-                    }
-                    for (path, body) in cases {
-                        let mut rq = http
-                            .request(
-                                method.parse().unwrap_or_else(|e| panic!("{e}")),
-                                format!("{base}{path}"),
-                            )
-                            .header("idempotency-key", Uuid::new_v4().to_string());
-                        if let Some(b) = bearer {
-                            rq = rq.bearer_auth(b);
-                        }
-                        if let Some((_, text)) = &body {
-                            rq = rq
-                                .header("content-type", "application/json")
-                                .body(text.clone());
-                        }
-                        sent += 1;
-                        let what = format!(
-                            "{method} {path} as {role}{}",
-                            body.as_ref()
-                                .map(|(n, _)| format!(" with {n}"))
-                                .unwrap_or_default()
-                        );
-                        let answer = rq.send().await;
-                        if let Ok(r) = &answer {
-                            *seen.entry(r.status().as_u16()).or_default() += 1;
-                        }
-                        match answer {
-                            Ok(r) if r.status().is_server_error() => {
-                                let status = r.status();
-                                let text = r.text().await.unwrap_or_default();
-                                failures.push(format!(
-                                    "{what}: {status} {}",
-                                    text.chars().take(200).collect::<String>()
-                                ));
-                            }
-                            Ok(_) => {}
-                            Err(e) => failures.push(format!("{what}: no answer ({e})")),
-                        }
-                    }
-                }
+                Err(e) => failures.push(format!("{what}: no answer ({e})")),
             }
         }
     }
