@@ -88,7 +88,7 @@ impl Real {
             (_, "benefit_id") => &self.benefit,
             (_, "receipt") => &self.receipt,
             (_, "month") => return chrono::Utc::now().format("%Y-%m").to_string(),
-            (_, "slug") => return "koper".into(),
+            (_, "slug") => return towncard::seed::TOWN_SLUG.into(),
             (_, "action") => return "suspend".into(),
             (_, "name") => return "redemptions.csv".into(),
             _ => return Uuid::nil().to_string(),
@@ -313,45 +313,38 @@ async fn send(
     Ok((status, text.chars().take(200).collect()))
 }
 
-async fn login(http: &reqwest::Client, base: &str, email: &str) -> String {
+/// POSTs `body` as JSON; the answer, which must be a success.
+async fn post_ok(http: &reqwest::Client, url: String, body: Value) -> Value {
     let r = http
-        .post(format!("{base}/auth/login"))
-        .json(&json!({ "town": towncard::seed::TOWN_SLUG, "email": email, "password": towncard::seed::DEMO_PASSWORD }))
+        .post(&url)
+        .json(&body)
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(r.status().is_success(), "login {email}: {}", r.status());
-    let v: Value = r.json().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A demo login's access token.
+async fn login(http: &reqwest::Client, base: &str, email: &str) -> String {
+    use towncard::seed::{DEMO_PASSWORD, TOWN_SLUG};
+    let body = json!({ "town": TOWN_SLUG, "email": email, "password": DEMO_PASSWORD });
+    let v = post_ok(http, format!("{base}/auth/login"), body).await;
     v["access_token"].as_str().unwrap_or_default().to_owned()
 }
 
 /// The demo tablet, enrolled with the demo's code and unlocked with a staff PIN.
 async fn tablet(http: &reqwest::Client, base: &str) -> String {
     use merchant_redemption::demo::{DEMO_ENROLMENT_CODE, DEMO_PIN};
-    let mut v = Value::Null;
-    for (path, body) in [
-        (
-            "enrol",
-            json!({ "town": towncard::seed::TOWN_SLUG, "code": DEMO_ENROLMENT_CODE }),
-        ),
-        (
-            "unlock",
-            json!({ "email": "staff@loggia.demo", "pin": DEMO_PIN }),
-        ),
-    ] {
-        let mut body = body;
-        if let Some(c) = v["credential"].as_str() {
-            body["credential"] = json!(c);
-        }
-        let r = http
-            .post(format!("{base}/redemption/v1/devices/{path}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        v = r.json().await.unwrap_or_else(|e| panic!("{e}"));
-    }
+    let devices = format!("{base}/redemption/v1/devices");
+    let body = json!({ "town": towncard::seed::TOWN_SLUG, "code": DEMO_ENROLMENT_CODE });
+    let enrolled = post_ok(http, format!("{devices}/enrol"), body).await;
+    let body = json!({
+        "credential": enrolled["credential"],
+        "email": "staff@loggia.demo",
+        "pin": DEMO_PIN,
+    });
+    let v = post_ok(http, format!("{devices}/unlock"), body).await;
     v["access_token"].as_str().unwrap_or_default().to_owned()
 }
 
