@@ -65,20 +65,23 @@ cpu_ticks() {
   } END { printf "%d %d %d %d ", pg, b, s, w }'
   awk '/^cpu / { a = 0; for (k = 2; k <= 9; k++) a += $k; print a - $5 - $6, a; exit }' /proc/stat
 }
+# The cluster's WAL records, full-page images and bytes so far (pg_stat_wal).
+wal_now() { psql -d postgres -At -F' ' -c "SELECT wal_records, wal_fpi, wal_bytes::bigint FROM pg_stat_wal"; }
 # Runs pgbench with $CLIENTS (default $TABLETS) clients for $SECONDS_ s (extra
 # arguments appended); prints its tps, the ms of CPU per transaction of Postgres,
-# pgbench and both, and the cores' busy %, sampled from the 2nd second to the one
-# before last (backends exit at the end).
+# pgbench and both, the cores' busy %, and the WAL records, full-page images and
+# bytes per transaction, sampled from the 2nd second to the one before last
+# (backends exit at the end).
 timed_pgbench() {
   local out clients=${CLIENTS:-$TABLETS}; out=$(mktemp)
   pgbench -h $PGHOST -p $PGPORT -c "$clients" -j $((clients < 2 ? 1 : 2)) -T "$SECONDS_" "$@" >"$out" 2>&1 &
   local pid=$! a b
-  sleep 2; a=$(cpu_ticks); sleep $((SECONDS_ - 3)); b=$(cpu_ticks)
+  sleep 2; a="$(cpu_ticks) $(wal_now)"; sleep $((SECONDS_ - 3)); b="$(cpu_ticks) $(wal_now)"
   wait "$pid" || { cat "$out" >&2; return 1; }
   awk -v a="$a" -v b="$b" -v s=$((SECONDS_ - 3)) '/^tps/ { t = $3 } END {
     split(a, x, " "); split(b, y, " "); n = t * s
-    printf "%s %.3f %.3f %.3f %.1f\n", t, (y[1]-x[1])*10/n, (y[2]-x[2])*10/n, ((y[1]-x[1])+(y[2]-x[2]))*10/n,
-      (y[5]-x[5])*100/(y[6]-x[6]) }' "$out"
+    printf "%s %.3f %.3f %.3f %.1f %.1f %.2f %.0f\n", t, (y[1]-x[1])*10/n, (y[2]-x[2])*10/n, ((y[1]-x[1])+(y[2]-x[2]))*10/n,
+      (y[5]-x[5])*100/(y[6]-x[6]), (y[7]-x[7])/n, (y[8]-x[8])/n, (y[9]-x[9])/n }' "$out"
   rm -f "$out"
 }
 # wrk on the service's /healthz ($TABLETS connections): the least CPU an HTTP request
@@ -112,13 +115,14 @@ ROUNDS=${ROUNDS:-3}
 # Before each run the bench database is vacuumed, so that autovacuum does not
 # work off the previous run's rows during the next (pgbench vacuums its own).
 settle() { psql -d towncard_bench -c "VACUUM (ANALYZE)"; }
-SPREADS=() SPREAD_CPUS=() HOTS=() TPSS=() TPS_CPUS=()
+SPREADS=() SPREAD_CPUS=() SPREAD_WALS=() HOTS=() TPSS=() TPS_CPUS=()
 for r in $(seq "$ROUNDS"); do
   settle
   echo "== round $r/$ROUNDS: spread, $TABLETS tablets, one promotion each"
   out=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee -a /dev/stderr)
   SPREADS+=("$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$out")")
   SPREAD_CPUS+=("$(awk '/^CPU/ {print $3, $4, $5, $6, $7, $8}' <<<"$out")")
+  SPREAD_WALS+=("$(awk '/^WAL/ {print $3, $4, $5}' <<<"$out")")
   settle
   echo "== round $r/$ROUNDS: hot, $TABLETS tablets, one promotion (one budget)"
   HOTS+=("$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee -a /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')")
@@ -188,7 +192,7 @@ FLOOR_LINES=""
 for B in ${FLOOR_BATCHES:-4 16}; do
   echo "== least database work: $B redemptions per transaction, $((TABLETS / B)) clients"
   # shellcheck disable=SC2086
-  read -r F_TPS F_PG F_CLIENT _ F_BUSY <<<"$(CLIENTS=$((TABLETS / B)) timed_pgbench -U towncard_app -n -M prepared \
+  read -r F_TPS F_PG F_CLIENT _ F_BUSY _ <<<"$(CLIENTS=$((TABLETS / B)) timed_pgbench -U towncard_app -n -M prepared \
     -f deploy/bench/redemption-floor.sql $REPLAY_VARS -D cards="$REPLAY_CARDS" \
     -D clients="$REPLAY_CLIENTS" -D b="$B" towncard_bench)"
   FLOOR_LINES+=$(awk -v b="$B" -v t="$F_TPS" -v pg="$F_PG" -v cl="$F_CLIENT" -v busy="$F_BUSY" 'BEGIN {
@@ -226,12 +230,18 @@ echo
 echo "CPU ms per transaction, all processes on this host (2 cores = 2,000 ms each second):"
 for i in $(seq 0 $((ROUNDS - 1))); do
   read -r C_PG C_SVC C_GEN C_REDIS C_ALL C_BUSY <<<"${SPREAD_CPUS[$i]}"
-  read -r T_PG T_CLIENT T_ALL T_BUSY <<<"${TPS_CPUS[$i]}"
+  read -r T_PG T_CLIENT T_ALL T_BUSY _ <<<"${TPS_CPUS[$i]}"
   echo "  round $((i + 1)): redemption (spread)   postgres $C_PG   service $C_SVC   load generator $C_GEN   redis $C_REDIS   total $C_ALL   cores busy $C_BUSY %"
   echo "  round $((i + 1)): pgbench TPC-B         postgres $T_PG   pgbench $T_CLIENT   total $T_ALL   cores busy $T_BUSY %"
 done
 echo "  (a rate is the cores' busy share of 2,000 ms each second over the CPU per transaction)"
-read -r R_PG R_CLIENT R_ALL R_BUSY <<<"$REPLAY_CPU"
+echo "WAL per transaction (records, full-page images, bytes):"
+for i in $(seq 0 $((ROUNDS - 1))); do
+  read -r W_REC W_FPI W_BYTES <<<"${SPREAD_WALS[$i]}"
+  read -r _ _ _ _ T_REC T_FPI T_BYTES <<<"${TPS_CPUS[$i]}"
+  echo "  round $((i + 1)): redemption (spread) $W_REC, $W_FPI, $W_BYTES   pgbench TPC-B $T_REC, $T_FPI, $T_BYTES"
+done
+read -r R_PG R_CLIENT R_ALL R_BUSY _ <<<"$REPLAY_CPU"
 echo "  replayed SQL          postgres $R_PG   pgbench $R_CLIENT   total $R_ALL   cores busy $R_BUSY %"
 echo
 echo "least database work per redemption, batched (deploy/bench/redemption-floor.sql):"

@@ -130,8 +130,10 @@ async fn main() -> anyhow::Result<()> {
     // CPU of each process group over the measured window (see `cpu_ticks`).
     tokio::time::sleep_until(measured_from.into()).await;
     let (cpu_from, cores_from) = tokio::task::spawn_blocking(|| (cpu_ticks(), cores())).await?;
+    let wal_from = wal(&admin).await?;
     tokio::time::sleep_until(deadline.into()).await;
     let (cpu_to, cores_to) = tokio::task::spawn_blocking(|| (cpu_ticks(), cores())).await?;
+    let wal_to = wal(&admin).await?;
     let (mut scans, mut redeems) = (Vec::new(), Vec::new());
     for h in handles {
         let (s, r) = h.await?;
@@ -180,6 +182,10 @@ async fn main() -> anyhow::Result<()> {
         "CPU {} {pg:.3} {service:.3} {loadgen:.3} {redis:.3} {total:.3} {busy:.1}",
         args.mode
     );
+    // What Postgres wrote to its WAL per redemption: records, full-page images, bytes.
+    let [records, fpi, bytes] =
+        [0, 1, 2].map(|k| (wal_to[k] - wal_from[k]) as f64 / n.max(1) as f64);
+    println!("WAL {} {records:.1} {fpi:.2} {bytes:.0}", args.mode);
     println!(
         "RESULT {} {:.1} {:.2} {:.2}",
         args.mode,
@@ -188,6 +194,15 @@ async fn main() -> anyhow::Result<()> {
         pct(&mut redeems, 0.99)
     );
     Ok(())
+}
+
+/// The cluster's WAL records, full-page images and bytes so far (`pg_stat_wal`).
+async fn wal(admin: &sqlx::PgPool) -> anyhow::Result<[i64; 3]> {
+    let (r, f, b): (i64, i64, i64) =
+        sqlx::query_as("SELECT wal_records, wal_fpi, wal_bytes::bigint FROM pg_stat_wal")
+            .fetch_one(admin)
+            .await?;
+    Ok([r, f, b])
 }
 
 /// User + system CPU ticks so far of every process on this machine, summed by
