@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use kernel::{AccountId, Money, TownId};
 use ledger::{AccountKind, NewAccount};
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use crate::cache::Cache;
 use crate::ratelimit::Rate;
-use crate::service::batch::Batcher;
+use crate::service::batch::{Batcher, GATHER_REDEEMS, Gather, MAX_BATCH};
 
 /// Service settings, from `TOWNCARD_REDEMPTION_*` environment variables.
 #[derive(Clone, Debug)]
@@ -35,6 +36,9 @@ pub struct Config {
     pub batch_workers: usize,
     /// Tasks per town that read batches of concurrent scans (0: each scan alone).
     pub scan_batch_workers: usize,
+    /// How a redeem batch gathers while another is in flight: the balance between
+    /// CPU per redemption and idle cores depends on the host and the load.
+    pub redeem_gather: Gather,
 }
 
 impl Default for Config {
@@ -57,14 +61,20 @@ impl Default for Config {
             offline_max_amount: Money::from_cents(10_000),
             batch_workers: 3,
             scan_batch_workers: 2,
+            redeem_gather: GATHER_REDEEMS,
         }
     }
 }
 
 impl Config {
     pub fn from_env() -> Config {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The settings from `var` (the environment, or a test's own map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Config {
         let mut c = Config::default();
-        let num = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+        let num = |name: &str| var(name).and_then(|v| v.parse::<u32>().ok());
         if let Some(v) = num("TOWNCARD_REDEMPTION_VOID_WINDOW_SECS") {
             c.void_window_secs = i64::from(v);
         }
@@ -95,8 +105,13 @@ impl Config {
         if let Some(v) = num("TOWNCARD_REDEMPTION_SCAN_BATCH_WORKERS") {
             c.scan_batch_workers = v.min(16) as usize;
         }
-        if let Some(v) = std::env::var("TOWNCARD_REDEMPTION_OFFLINE_MAX_AMOUNT")
-            .ok()
+        if let Some(v) = num("TOWNCARD_REDEMPTION_BATCH_GATHER_JOBS") {
+            c.redeem_gather.min = (v as usize).clamp(1, MAX_BATCH);
+        }
+        if let Some(v) = num("TOWNCARD_REDEMPTION_BATCH_GATHER_MS") {
+            c.redeem_gather.wait = Duration::from_millis(u64::from(v.min(100)));
+        }
+        if let Some(v) = var("TOWNCARD_REDEMPTION_OFFLINE_MAX_AMOUNT")
             .and_then(|v| Money::parse(&v).ok())
             .filter(|m| !m.amount().is_sign_negative())
         {
@@ -126,7 +141,11 @@ pub const BUDGET_GATE: usize = 10;
 impl Shared {
     pub fn new(config: Config) -> App {
         Arc::new(Shared {
-            batcher: Batcher::new(config.batch_workers, config.scan_batch_workers),
+            batcher: Batcher::new(
+                config.batch_workers,
+                config.scan_batch_workers,
+                config.redeem_gather,
+            ),
             config,
             cache: Cache::default(),
             events: OnceLock::new(),
@@ -196,5 +215,54 @@ impl Shared {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_redeem_gathering_is_set_within_bounds() {
+        assert_eq!(config(&[]).redeem_gather, GATHER_REDEEMS);
+        let c = config(&[
+            ("TOWNCARD_REDEMPTION_BATCH_GATHER_JOBS", "8"),
+            ("TOWNCARD_REDEMPTION_BATCH_GATHER_MS", "3"),
+        ]);
+        assert_eq!(c.redeem_gather.min, 8);
+        assert_eq!(c.redeem_gather.wait, Duration::from_millis(3));
+        let c = config(&[
+            ("TOWNCARD_REDEMPTION_BATCH_GATHER_JOBS", "1000"),
+            ("TOWNCARD_REDEMPTION_BATCH_GATHER_MS", "100000"),
+        ]);
+        assert_eq!(c.redeem_gather.min, MAX_BATCH);
+        assert_eq!(c.redeem_gather.wait, Duration::from_millis(100));
+        let c = config(&[
+            ("TOWNCARD_REDEMPTION_BATCH_GATHER_JOBS", "0"),
+            ("TOWNCARD_REDEMPTION_BATCH_GATHER_MS", "soon"),
+        ]);
+        assert_eq!(c.redeem_gather.min, 1);
+        assert_eq!(c.redeem_gather.wait, GATHER_REDEEMS.wait);
+    }
+
+    #[test]
+    fn unreadable_settings_keep_their_defaults() {
+        let c = config(&[
+            ("TOWNCARD_REDEMPTION_BATCH_WORKERS", "-1"),
+            ("TOWNCARD_REDEMPTION_OFFLINE_MAX_AMOUNT", "-5.00"),
+            ("TOWNCARD_REDEMPTION_VOID_WINDOW_SECS", "ten"),
+        ]);
+        let d = Config::default();
+        assert_eq!(c.batch_workers, d.batch_workers);
+        assert_eq!(c.offline_max_amount, d.offline_max_amount);
+        assert_eq!(c.void_window_secs, d.void_window_secs);
     }
 }

@@ -152,14 +152,16 @@ type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>;
 pub struct Batcher {
     workers: usize,
     scan_workers: usize,
+    gather: Gather,
     queues: Mutex<HashMap<(TownId, bool), mpsc::UnboundedSender<Work>>>,
 }
 
 impl Batcher {
-    pub fn new(workers: usize, scan_workers: usize) -> Batcher {
+    pub fn new(workers: usize, scan_workers: usize, gather: Gather) -> Batcher {
         Batcher {
             workers,
             scan_workers,
+            gather,
             queues: Mutex::new(HashMap::new()),
         }
     }
@@ -228,7 +230,7 @@ impl Batcher {
             let (workers, gather) = if key.1 {
                 (self.scan_workers, GATHER_SCANS)
             } else {
-                (self.workers, GATHER_REDEEMS)
+                (self.workers, self.gather)
             };
             for _ in 0..workers {
                 let (app, ctx, rx, busy) = (app.clone(), ctx.clone(), rx.clone(), busy.clone());
@@ -245,16 +247,16 @@ impl Batcher {
 /// database nearly what a big one does (a job alone about as much as a batch), and
 /// under that load more jobs are rarely far away. An idle queue (no batch in
 /// flight) never waits.
-#[derive(Clone, Copy)]
-struct Gather {
-    min: usize,
-    wait: std::time::Duration,
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gather {
+    pub min: usize,
+    pub wait: std::time::Duration,
 }
 
-/// Redeems: another batch starts beside those in flight once it has 14 jobs, or
-/// after 5 ms (bigger batches cost less per redemption; much bigger ones leave the cores
-/// idle: docs/performance.md).
-const GATHER_REDEEMS: Gather = Gather {
+/// Redeems, unless configured: another batch starts beside those in flight once it
+/// has 14 jobs, or after 5 ms (bigger batches cost less per redemption; much bigger
+/// ones leave the cores idle: docs/performance.md).
+pub const GATHER_REDEEMS: Gather = Gather {
     min: 14,
     wait: std::time::Duration::from_millis(5),
 };
