@@ -289,10 +289,16 @@ async fn concurrent_scans_are_read_together_and_answer_as_one_by_one(admin: PgPo
         one_by_one.push(answer(scan(c).await).await);
     }
     let before = metric(&ctx, "scans_batched_total");
+    let gathers = || metric_sum(&ctx, "redemption_batch_gathers_total{queue=\"scan\"");
+    let gathered = gathers();
     let together = join_all(cards.iter().map(|c| async { answer(scan(c).await).await })).await;
     assert!(
         metric(&ctx, "scans_batched_total") > before,
         "no scan was batched"
+    );
+    assert!(
+        gathers() > gathered,
+        "no scan batch's gathering was counted"
     );
     assert_eq!(together, one_by_one);
     let left = |n: usize| one_by_one[n].1["offers"][0]["limits_left"]["per_day"].clone();

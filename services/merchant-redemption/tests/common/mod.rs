@@ -276,6 +276,17 @@ pub fn metric(ctx: &Context, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The sum of a counter's series whose lines start with `prefix` (a name and the
+/// start of its labels).
+pub fn metric_sum(ctx: &Context, prefix: &str) -> u64 {
+    ctx.metrics
+        .render()
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
+}
+
 pub struct Tablet {
     pub device: String,
     pub credential: String,

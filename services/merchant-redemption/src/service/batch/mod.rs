@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use kernel::{Money, TownId};
@@ -24,6 +25,7 @@ use platform::{ApiError, ApiResult, Context};
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::card::{self, CardRef};
@@ -227,14 +229,14 @@ impl Batcher {
             let (tx, rx) = mpsc::unbounded_channel();
             let rx: Queue = Arc::new(tokio::sync::Mutex::new(rx));
             let busy = Arc::new(AtomicUsize::new(0));
-            let (workers, gather) = if key.1 {
-                (self.scan_workers, GATHER_SCANS)
+            let (workers, gather, kind) = if key.1 {
+                (self.scan_workers, GATHER_SCANS, "scan")
             } else {
-                (self.workers, self.gather)
+                (self.workers, self.gather, "redeem")
             };
             for _ in 0..workers {
                 let (app, ctx, rx, busy) = (app.clone(), ctx.clone(), rx.clone(), busy.clone());
-                tokio::spawn(work(app, ctx, rx, busy, gather));
+                tokio::spawn(work(app, ctx, rx, busy, gather, kind));
             }
             tx
         });
@@ -250,7 +252,7 @@ impl Batcher {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Gather {
     pub min: usize,
-    pub wait: std::time::Duration,
+    pub wait: Duration,
 }
 
 /// Redeems, unless configured: another batch starts beside those in flight once it
@@ -258,15 +260,64 @@ pub struct Gather {
 /// ones leave the cores idle: docs/performance.md).
 pub const GATHER_REDEEMS: Gather = Gather {
     min: 14,
-    wait: std::time::Duration::from_millis(5),
+    wait: Duration::from_millis(5),
 };
 /// Scans: only a lone scan waits, 1 ms, for a second.
 const GATHER_SCANS: Gather = Gather {
     min: 2,
-    wait: std::time::Duration::from_millis(1),
+    wait: Duration::from_millis(1),
 };
 
-async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>, gather: Gather) {
+/// Gathers a batch from its first job on; returns why it stopped (the label of
+/// `redemption_batch_gathers_total`).
+async fn gather(
+    rx: &mut mpsc::UnboundedReceiver<Work>,
+    first: Work,
+    busy: &AtomicUsize,
+    rule: Gather,
+    redeems: &mut Vec<Job>,
+    scans: &mut Vec<ScanJob>,
+) -> &'static str {
+    let mut next = Some(first);
+    let until = Instant::now() + rule.wait;
+    loop {
+        while let Some(w) = next.take() {
+            match w {
+                Work::Redeem(j) => redeems.push(j),
+                Work::Scan(j) => scans.push(j),
+            }
+            if redeems.len() < MAX_BATCH && scans.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if redeems.len() + scans.len() >= rule.min
+            || redeems.len() >= MAX_BATCH
+            || scans.len() >= MAX_BATCH
+        {
+            return "jobs";
+        }
+        if busy.load(Ordering::Relaxed) == 0 {
+            return "idle";
+        }
+        if Instant::now() >= until {
+            return "wait";
+        }
+        match tokio::time::timeout_at(until, rx.recv()).await {
+            Ok(Some(w)) => next = Some(w),
+            Ok(None) => return "closed",
+            Err(_) => return "wait",
+        }
+    }
+}
+
+async fn work(
+    app: App,
+    ctx: Context,
+    rx: Queue,
+    busy: Arc<AtomicUsize>,
+    rule: Gather,
+    kind: &'static str,
+) {
     // A scan task keeps its database connection from one batch to the next while
     // its queue stays busy and the pool has others to spare: taking a pooled
     // connection and giving it back cost a round trip each (the pool pings it),
@@ -283,29 +334,9 @@ async fn work(app: App, ctx: Context, rx: Queue, busy: Arc<AtomicUsize>, gather:
             let Some(first) = rx.recv().await else {
                 return;
             };
-            let mut next = Some(first);
-            let until = tokio::time::Instant::now() + gather.wait;
-            loop {
-                while let Some(w) = next.take() {
-                    match w {
-                        Work::Redeem(j) => redeems.push(j),
-                        Work::Scan(j) => scans.push(j),
-                    }
-                    if redeems.len() < MAX_BATCH && scans.len() < MAX_BATCH {
-                        next = rx.try_recv().ok();
-                    }
-                }
-                if redeems.len() + scans.len() >= gather.min
-                    || busy.load(Ordering::Relaxed) == 0
-                    || tokio::time::Instant::now() >= until
-                {
-                    break;
-                }
-                next = tokio::time::timeout_at(until, rx.recv())
-                    .await
-                    .ok()
-                    .flatten();
-            }
+            let ended = gather(&mut rx, first, &busy, rule, &mut redeems, &mut scans).await;
+            metrics::counter!("redemption_batch_gathers_total", "queue" => kind, "ended" => ended)
+                .increment(1);
         }
         busy.fetch_add(1, Ordering::Relaxed);
         // (A queue holds one kind.)
