@@ -265,20 +265,10 @@ pub fn unthrottled() -> merchant_redemption::Config {
     }
 }
 
-/// A counter of this process's metrics (0 before it is first counted).
-pub fn metric(ctx: &Context, name: &str) -> u64 {
-    ctx.metrics
-        .render()
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The sum of a counter's series whose lines start with `prefix` (a name and the
-/// start of its labels).
-pub fn metric_sum(ctx: &Context, prefix: &str) -> u64 {
+/// A counter of this process's metrics (0 before it is first counted): the sum of
+/// the series whose lines start with `prefix` (its name, and the start of its labels
+/// to pick some).
+pub fn metric(ctx: &Context, prefix: &str) -> u64 {
     ctx.metrics
         .render()
         .lines()
