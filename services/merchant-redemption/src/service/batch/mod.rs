@@ -290,10 +290,8 @@ async fn gather(
                 next = rx.try_recv().ok();
             }
         }
-        if redeems.len() + scans.len() >= rule.min
-            || redeems.len() >= MAX_BATCH
-            || scans.len() >= MAX_BATCH
-        {
+        // (`min` is at most MAX_BATCH, so a full batch ends here too.)
+        if redeems.len() + scans.len() >= rule.min {
             return "jobs";
         }
         if busy.load(Ordering::Relaxed) == 0 {
