@@ -233,8 +233,12 @@ for i in $(seq 0 $((ROUNDS - 1))); do
   read -r T_PG T_CLIENT T_ALL T_BUSY _ <<<"${TPS_CPUS[$i]}"
   echo "  round $((i + 1)): redemption (spread)   postgres $C_PG   service $C_SVC   load generator $C_GEN   redis $C_REDIS   total $C_ALL   cores busy $C_BUSY %"
   echo "  round $((i + 1)): pgbench TPC-B         postgres $T_PG   pgbench $T_CLIENT   total $T_ALL   cores busy $T_BUSY %"
+  awk -v n=$((i + 1)) -v cb="$C_BUSY" -v tb="$T_BUSY" -v ca="$C_ALL" -v ta="$T_ALL" 'BEGIN {
+    if (tb > 0 && ca > 0) printf "  round %d: the ratio, factored       cores busy %.2f x CPU per transaction %.2f = %.2f\n",
+      n, cb / tb, ta / ca, cb / tb * ta / ca }'
 done
-echo "  (a rate is the cores' busy share of 2,000 ms each second over the CPU per transaction)"
+echo "  (a rate is the cores' busy share of 2,000 ms each second over the CPU per transaction,"
+echo "   so redemptions / TPC-B = their busy shares' ratio x TPC-B's CPU over a redemption's)"
 echo "WAL per transaction (records, full-page images, bytes):"
 for i in $(seq 0 $((ROUNDS - 1))); do
   read -r W_REC W_FPI W_BYTES <<<"${SPREAD_WALS[$i]}"
