@@ -22,36 +22,13 @@ cd "$(dirname "$0")/../.."
 
 TABLETS=${1:-32}
 SECONDS_=${2:-20}
-PGHOST=127.0.0.1
-PGPORT=5432
-PORT=${BENCH_PORT:-18080}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/towncard-target}
-BIN=$CARGO_TARGET_DIR/release
+. deploy/bench/redemption-lib.sh
 
 command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p merchant-redemption --bins >&2
 
-psql() { command psql -h $PGHOST -p $PGPORT -U postgres -v ON_ERROR_STOP=1 -q "$@"; }
-psql -d postgres -c "DROP DATABASE IF EXISTS towncard_bench" -c "CREATE DATABASE towncard_bench"
-for f in migrations/*.sql; do psql -d towncard_bench -f "$f" >/dev/null; done
+bench_db
 
-KEYS=$(mktemp -d)
-openssl genpkey -algorithm ed25519 -out "$KEYS/bench.pem" 2>/dev/null
-
-run_service() {
-  TOWNCARD__SERVER__PORT=$PORT \
-  TOWNCARD__DATABASE__URL=postgres://towncard_app@$PGHOST:$PGPORT/towncard_bench \
-  TOWNCARD__DATABASE__ADMIN_URL=postgres://postgres@$PGHOST:$PGPORT/towncard_bench \
-  TOWNCARD__DATABASE__MAX_CONNECTIONS=${BENCH_POOL:-24} \
-  TOWNCARD__AUTH__KEYS_DIR=$KEYS \
-  TOWNCARD_REDEMPTION_UNLOCK_PER_MINUTE=1000000 \
-  TOWNCARD_REDEMPTION_DEVICE_PER_MINUTE=60000000 \
-  TOWNCARD__LOG__FILTER=warn \
-    "$BIN/merchant-redemption" >/tmp/redemption-bench.log 2>&1 &
-  SERVICE=$!
-  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return; sleep 0.2; done
-  curl -s "http://127.0.0.1:$PORT/" >/dev/null || true
-}
 # CPU ticks (1/100 s) so far of Postgres backends, pgbench, the service and wrk, for
 # the per-transaction CPU of the pgbench and wrk runs (the load generator prints its
 # own for the redemptions), then the cores' busy and all ticks (/proc/stat; idle
@@ -98,7 +75,6 @@ timed_wrk() {
     printf "%s %.3f %.3f\n", t, (y[3]-x[3])*10/n, (y[4]-x[4])*10/n }' "$out"
   rm -f "$out"
 }
-stop_service() { kill "$SERVICE" 2>/dev/null || true; wait "$SERVICE" 2>/dev/null || true; }
 trap 'stop_service; rm -rf "$KEYS"' EXIT
 
 # TPC-B's database first: the rounds below interleave it with the redemption runs.
@@ -106,26 +82,21 @@ psql -d postgres -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbenc
 pgbench -h $PGHOST -p $PGPORT -U postgres -i -q -s "$TABLETS" pgbench >/dev/null 2>&1
 
 run_service
-export BENCH_ADMIN_URL=postgres://postgres@$PGHOST:$PGPORT/towncard_bench
-CARDS=$(( 2500 * SECONDS_ / 20 + 500 ))
 # This host's speed drifts by half within minutes, so each round runs spread, hot
 # and TPC-B back to back, and each ratio is taken within its round; the verdict
 # is the median round's.
 ROUNDS=${ROUNDS:-3}
-# Before each run the bench database is vacuumed, so that autovacuum does not
-# work off the previous run's rows during the next (pgbench vacuums its own).
-settle() { psql -d towncard_bench -c "VACUUM (ANALYZE)"; }
 SPREADS=() SPREAD_CPUS=() SPREAD_WALS=() HOTS=() TPSS=() TPS_CPUS=()
 for r in $(seq "$ROUNDS"); do
   settle
   echo "== round $r/$ROUNDS: spread, $TABLETS tablets, one promotion each"
-  out=$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode spread --cards "$CARDS" | tee -a /dev/stderr)
+  out=$(loadgen --mode spread | tee -a /dev/stderr)
   SPREADS+=("$(awk '/^RESULT/ {print $3, $4, $5}' <<<"$out")")
   SPREAD_CPUS+=("$(awk '/^CPU/ {print $3, $4, $5, $6, $7, $8}' <<<"$out")")
   SPREAD_WALS+=("$(awk '/^WAL/ {print $3, $4, $5}' <<<"$out")")
   settle
   echo "== round $r/$ROUNDS: hot, $TABLETS tablets, one promotion (one budget)"
-  HOTS+=("$("$BIN/redemption-loadgen" --url "http://127.0.0.1:$PORT" --tablets "$TABLETS" --seconds "$SECONDS_" --mode hot --cards "$CARDS" | tee -a /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')")
+  HOTS+=("$(loadgen --mode hot | tee -a /dev/stderr | awk '/^RESULT/ {print $3, $4, $5}')")
   settle
   echo "== round $r/$ROUNDS: pgbench TPC-B, $TABLETS clients"
   read -r t c <<<"$(timed_pgbench -U postgres pgbench)"
