@@ -149,3 +149,77 @@ async fn a_bulk_batch_cannot_overdraw_a_guarded_budget(admin: PgPool) {
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!(report.transactions, 11);
 }
+
+/// A bulk posting reaches the shards it picked by their addresses, not by reading
+/// every town's balances: it must not cost more as the table grows.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_bulk_posting_does_not_read_the_whole_balances_table(admin: PgPool) {
+    let town = town(&admin).await;
+    let mut c = admin.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    // Other accounts' shards, as many as a town with a few dozen merchants has.
+    for _ in 0..100 {
+        ledger::ensure_account_with_shards(
+            &mut c,
+            &NewAccount {
+                town,
+                kind: AccountKind::MerchantReceivable,
+                owner: Some(uuid::Uuid::new_v4()),
+                name: "x".into(),
+            },
+            8,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    sqlx::query("ANALYZE ledger_balances")
+        .execute(&mut *c)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let funding = open(&mut c, town, AccountKind::MunicipalityFunding).await;
+    let budget = open(&mut c, town, AccountKind::PromotionBudget).await;
+    // A batch of redemptions changes about thirty accounts.
+    let mut receivables = Vec::new();
+    for _ in 0..30 {
+        receivables.push(open(&mut c, town, AccountKind::MerchantReceivable).await);
+    }
+    ledger::post(
+        &mut c,
+        &posting(town, "fund".into(), funding, budget, dec!(100.00)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut tx = sqlx::Connection::begin(&mut *c)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Twice: plpgsql plans its statements on the first call and may plan them again.
+    for round in 0..2 {
+        let batch: Vec<Posting> = receivables
+            .iter()
+            .enumerate()
+            .map(|(i, r)| posting(town, format!("r{round}-{i}"), budget, *r, dec!(1.00)))
+            .collect();
+        ledger::post_bulk(&mut tx, town, &batch)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (scans, read): (i64, i64) = sqlx::query_as(
+        "SELECT seq_scan, seq_tup_read FROM pg_stat_xact_user_tables
+         WHERE relname = 'ledger_balances'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (scans, read),
+        (0, 0),
+        "the balances table was read whole {scans} times ({read} rows)"
+    );
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ledger::balance_of(&mut c, budget).await.ok(),
+        Some(dec!(40.00))
+    );
+    for r in &receivables {
+        assert_eq!(ledger::balance_of(&mut c, *r).await.ok(), Some(dec!(2.00)));
+    }
+}
